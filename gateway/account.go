@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/routing"
+)
+
+// account runs one adapter: its session follows its queue, and one sender
+// delivers what the engine has for its patrons.
+type account struct {
+	g    *Gateway
+	spec Account
+	log  *slog.Logger
+
+	wantc chan bool // the queue's latest online state; capacity 1, newest wins
+
+	mu      sync.Mutex
+	state   protocols.StateReport
+	outq    []outJob
+	outWake chan struct{} // capacity 1
+}
+
+func newAccount(g *Gateway, spec Account) *account {
+	return &account{
+		g:       g,
+		spec:    spec,
+		log:     g.log.With("network", spec.Network, "account", spec.ID, "queue", spec.Queue),
+		wantc:   make(chan bool, 1),
+		outWake: make(chan struct{}, 1),
+	}
+}
+
+// want tells the supervisor whether the queue is online. It never blocks:
+// an older value still unread is replaced.
+func (a *account) want(online bool) {
+	for {
+		select {
+		case a.wantc <- online:
+			return
+		default:
+		}
+		select {
+		case <-a.wantc:
+		default:
+		}
+	}
+}
+
+// State returns the account's last reported state.
+func (a *account) State() protocols.StateReport {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+// Deliver implements protocols.Sink: it resolves the patron's guest id and
+// returns once the engine handled the event and its writes are durable.
+func (a *account) Deliver(ctx context.Context, ev protocols.Inbound) error {
+	addr := ev.Patron()
+	if addr.Account != a.spec.ID || addr.Network != a.spec.Network {
+		return fmt.Errorf("gateway: account %s delivered an event addressed to %s/%s", a.spec.ID, addr.Network, addr.Account)
+	}
+	guest, err := a.g.guests.get(ctx, addr)
+	if err != nil {
+		return fmt.Errorf("gateway: guest id: %w", err)
+	}
+	return a.g.postDurable(ctx, routing.PatronEvent{Guest: guest, Inbound: ev})
+}
+
+// ReportState implements protocols.Sink; each change is logged once.
+func (a *account) ReportState(r protocols.StateReport) {
+	a.mu.Lock()
+	prev := a.state.State
+	a.state = r
+	a.mu.Unlock()
+	if prev == r.State && r.State != protocols.AccountBackoff {
+		return
+	}
+	switch r.State {
+	case protocols.AccountBadCredentials:
+		a.log.Error("account refused: fix its credentials in the config", "state", r.State.String(), "err", r.Err)
+	case protocols.AccountBackoff:
+		a.log.Warn("account disconnected", "state", r.State.String(), "err", r.Err, "retry", r.Retry)
+	default:
+		a.log.Info("account state", "state", r.State.String())
+	}
+}
+
+// supervise runs the adapter while the queue is online and for the grace
+// period after, restarting it with backoff when it fails.
+func (a *account) supervise(ctx context.Context) error {
+	var (
+		wanted  bool
+		cancel  context.CancelFunc
+		done    chan error
+		started time.Time
+		graceC  <-chan time.Time
+		retryC  <-chan time.Time
+		backoff protocols.Backoff
+	)
+	start := func() {
+		var runCtx context.Context
+		runCtx, cancel = context.WithCancel(ctx)
+		done = make(chan error, 1)
+		started = time.Now()
+		go func() { done <- a.run(runCtx) }()
+	}
+	stop := func() {
+		if cancel != nil {
+			cancel()
+			<-done
+			cancel, done = nil, nil
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			stop()
+			return nil
+		case on := <-a.wantc:
+			wanted = on
+			switch {
+			case on:
+				graceC = nil
+				if cancel == nil && retryC == nil {
+					start()
+				}
+			case cancel != nil && graceC == nil:
+				graceC = time.After(a.spec.OfflineGrace)
+			}
+		case <-graceC:
+			graceC, retryC = nil, nil
+			stop()
+			a.log.Info("queue offline past the grace period; account logged out")
+		case err := <-done:
+			cancel()
+			cancel, done = nil, nil
+			if errors.Is(err, protocols.ErrBadCredentials) {
+				a.ReportState(protocols.StateReport{State: protocols.AccountBadCredentials, Err: err})
+				continue // until the queue goes offline and online again
+			}
+			if !wanted {
+				continue
+			}
+			d := backoff.Next(time.Since(started))
+			a.ReportState(protocols.StateReport{State: protocols.AccountBackoff, Err: err, Retry: time.Now().Add(d)})
+			retryC = time.After(d)
+		case <-retryC:
+			retryC = nil
+			if wanted && cancel == nil {
+				start()
+			}
+		}
+	}
+}
+
+// run runs the adapter once, turning a panic into an error.
+func (a *account) run(ctx context.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("adapter panicked; restarting it with backoff", "panic", fmt.Sprint(p))
+			err = fmt.Errorf("adapter panicked: %v", p)
+		}
+	}()
+	err = a.spec.Adapter.Run(ctx, a)
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("adapter stopped by itself")
+	}
+	if ctx.Err() != nil && !errors.Is(err, protocols.ErrBadCredentials) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,22 @@
+// Package gateway is the owlgate daemon: it joins the accounts' adapters,
+// the routing engine, the operator link and the store.
+//
+// One goroutine owns the engine ([routing.Engine] is not safe for concurrent
+// use, by design): every event, from a patron's network, from an operator,
+// or a timer, goes through one channel to that loop, which hands it to the
+// engine and carries out the actions it returns. Writes go to the store as
+// one batch per event ([store.Store.Submit]); the loop does not wait for the
+// disk, but a patron's message is acknowledged to its adapter (and so to the
+// network, for web hooks) only once its batch is durable.
+//
+// Messages to patrons are recorded in the store's outbox before they are
+// sent, sent in order by one sender per account, retried with backoff while
+// the failure is retryable, and reported to the operator as "message not
+// received" when they fail for good or for too long. After a restart the
+// outbox is sent again.
+//
+// An account's adapter runs while its queue is online and for a grace period
+// after it went offline, restarted with backoff when it fails and stopped for
+// good on bad credentials. A panic in an adapter is recovered and counted as
+// a failure.
+package gateway

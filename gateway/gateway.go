@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/routing"
+	"github.com/owlgate/owlgate/store"
+)
+
+// Defaults for [Options] fields left zero.
+const (
+	DefaultOfflineGrace = 2 * time.Minute  // an account stays logged in this long after its queue went offline
+	DefaultSendRetryFor = 10 * time.Minute // a retryable send failure is retried this long
+	DefaultContextLines = 50               // lines of each open chat kept in memory
+)
+
+// Options is what a [Gateway] is built from.
+type Options struct {
+	Routing  routing.Config
+	Accounts []Account
+	Store    store.Store
+	Link     Link          // the operator side; nil runs without one (operators are not reached)
+	Log      *slog.Logger  // nil discards
+	Clock    routing.Clock // nil: the system clock
+
+	// SendRetryFor is how long a message to a patron is retried after
+	// retryable failures before the operator is told it was not received.
+	SendRetryFor time.Duration
+}
+
+// Account is one public account and its adapter.
+type Account struct {
+	ID           protocols.AccountID
+	Network      protocols.Network
+	Queue        routing.QueueID
+	Adapter      protocols.Adapter
+	DataDir      string        // the adapter's state folder; Run makes it; may be empty
+	OfflineGrace time.Duration // 0: DefaultOfflineGrace
+}
+
+// Gateway is the running daemon. Build it with [New], then call [Gateway.Run]
+// once.
+type Gateway struct {
+	opts     Options
+	log      *slog.Logger
+	clock    routing.Clock
+	events   chan envelope
+	accounts map[protocols.AccountID]*account
+	byQueue  map[routing.QueueID][]*account
+	guests   *guestCache
+	outSeq   uint64 // owned by the loop
+}
+
+// systemClock is the real clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// New checks the options and builds a gateway. It does no I/O.
+func New(opts Options) (*Gateway, error) {
+	if opts.Store == nil {
+		return nil, errors.New("gateway: no store")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.SendRetryFor <= 0 {
+		opts.SendRetryFor = DefaultSendRetryFor
+	}
+	if opts.Routing.ContextLines <= 0 {
+		opts.Routing.ContextLines = DefaultContextLines
+	}
+	g := &Gateway{
+		opts:     opts,
+		log:      opts.Log,
+		clock:    opts.Clock,
+		events:   make(chan envelope, 256),
+		accounts: make(map[protocols.AccountID]*account, len(opts.Accounts)),
+		byQueue:  make(map[routing.QueueID][]*account),
+		guests:   newGuestCache(opts.Store, 100_000),
+		outSeq:   uint64(time.Now().UnixNano()),
+	}
+	for _, spec := range opts.Accounts {
+		if spec.Adapter == nil {
+			return nil, fmt.Errorf("gateway: account %s has no adapter", spec.ID)
+		}
+		if _, dup := g.accounts[spec.ID]; dup {
+			return nil, fmt.Errorf("gateway: account %s listed twice", spec.ID)
+		}
+		if spec.OfflineGrace <= 0 {
+			spec.OfflineGrace = DefaultOfflineGrace
+		}
+		a := newAccount(g, spec)
+		g.accounts[spec.ID] = a
+		g.byQueue[spec.Queue] = append(g.byQueue[spec.Queue], a)
+	}
+	return g, nil
+}
+
+// Run loads the open chats from the store, then runs the event loop, the
+// operator link, and the accounts until ctx ends. It returns nil after a
+// clean shutdown; the caller closes the store after it, which flushes it.
+func (g *Gateway) Run(ctx context.Context) error {
+	state, err := g.opts.Store.Load(ctx, g.opts.Routing.ContextLines)
+	if err != nil {
+		return fmt.Errorf("gateway: loading open chats: %w", err)
+	}
+	engine, err := routing.New(g.opts.Routing, g.clock, state)
+	if err != nil {
+		return fmt.Errorf("gateway: restoring open chats: %w", err)
+	}
+	for _, a := range g.accounts {
+		if a.spec.DataDir != "" {
+			if err := os.MkdirAll(a.spec.DataDir, 0o700); err != nil {
+				return fmt.Errorf("gateway: account %s: %w", a.spec.ID, err)
+			}
+		}
+	}
+	pending, err := g.opts.Store.PendingOutbound(ctx)
+	if err != nil {
+		return fmt.Errorf("gateway: loading unsent messages: %w", err)
+	}
+	g.log.Info("gateway starting", "open_chats", len(state.Chats), "unsent", len(pending), "accounts", len(g.accounts))
+
+	grp, ctx := errgroup.WithContext(ctx)
+	grp.Go(func() error { return g.loop(ctx, engine) })
+	for _, a := range g.accounts {
+		grp.Go(func() error { return a.supervise(ctx) })
+		grp.Go(func() error { return a.sendLoop(ctx) })
+	}
+	for _, o := range pending {
+		if a, ok := g.accounts[o.To.Account]; ok {
+			a.enqueue(outJob{record: o})
+		} else {
+			g.log.Warn("unsent message for an account no longer configured; dropping it from the outbox",
+				"account", o.To.Account, "chat", o.Chat)
+			g.opts.Store.Submit(store.Batch{Done: []protocols.MessageID{o.ID}})
+		}
+	}
+	if g.opts.Link != nil {
+		grp.Go(func() error {
+			err := g.opts.Link.Run(ctx, g.Post)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("operator link: %w", err)
+		})
+	} else {
+		g.log.Warn("no operator link: operators cannot be reached")
+	}
+	err = grp.Wait()
+	g.log.Info("gateway stopped")
+	return err
+}
+
+// Post hands an event to the event loop and waits until the engine handled
+// it. The operator link posts with it; tests may too.
+func (g *Gateway) Post(ctx context.Context, ev routing.Event) error {
+	done := make(chan *store.Commit, 1)
+	select {
+	case g.events <- envelope{ev: ev, done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// postDurable hands an event to the loop and waits until what the engine
+// wrote for it is durable.
+func (g *Gateway) postDurable(ctx context.Context, ev routing.Event) error {
+	done := make(chan *store.Commit, 1)
+	select {
+	case g.events <- envelope{ev: ev, done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case c := <-done:
+		if c == nil {
+			return nil
+		}
+		return c.Wait(ctx)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,316 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/protocols/protocoltest"
+	"github.com/owlgate/owlgate/routing"
+	"github.com/owlgate/owlgate/store"
+)
+
+// recordingLink is an operator link that records what the gateway sends.
+type recordingLink struct {
+	mu      sync.Mutex
+	actions []routing.Action
+	changed chan struct{}
+}
+
+func newRecordingLink() *recordingLink { return &recordingLink{changed: make(chan struct{})} }
+
+func (l *recordingLink) Run(ctx context.Context, post PostFunc) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (l *recordingLink) Send(a routing.Action) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.actions = append(l.actions, a)
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// waitFor blocks until an action matching ok was sent, and returns it.
+func (l *recordingLink) waitFor(t *testing.T, what string, ok func(routing.Action) bool) routing.Action {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		l.mu.Lock()
+		for _, a := range l.actions {
+			if ok(a) {
+				l.mu.Unlock()
+				return a
+			}
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			t.Fatalf("no %s among the %d actions sent to the link: %+v", what, len(l.actions), l.actions)
+		}
+	}
+}
+
+func textTo(op routing.OperatorID, substr string) func(routing.Action) bool {
+	return func(a routing.Action) bool {
+		return a.Kind == routing.SendOperator && a.Operator == op && strings.Contains(a.Text, substr)
+	}
+}
+
+// failingAdapter refuses every message to patrons for good.
+type failingAdapter struct{ protocols.Adapter }
+
+func (f failingAdapter) Send(ctx context.Context, out protocols.Outbound) error {
+	return fmt.Errorf("test network: %w", protocols.ErrUnknownPatron)
+}
+
+// harness is one gateway on a loopback network and a SQLite store.
+type harness struct {
+	t      *testing.T
+	net    *protocoltest.Loopback
+	link   *recordingLink
+	st     *store.SQLite
+	gw     *Gateway
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func routingConfig() routing.Config {
+	return routing.Config{
+		Libraries: []routing.Library{{ID: "unc", Name: "UNC"}},
+		Operators: []routing.Operator{
+			{ID: "alice@localhost", Name: "Alice", Library: "unc"},
+			{ID: "bob@localhost", Name: "Bob", Library: "unc"},
+		},
+		Queues: []routing.Queue{{
+			ID: "reference", Name: "Reference", Library: "unc",
+			Operators: []routing.OperatorID{"alice@localhost", "bob@localhost"},
+			Accounts:  []routing.Account{{ID: "unc-loop", Network: "loop"}},
+		}},
+	}
+}
+
+// start runs a gateway on the store at path; wrap may replace the adapter.
+func start(t *testing.T, net *protocoltest.Loopback, path string, wrap func(protocols.Adapter) protocols.Adapter) *harness {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapter, err := net.Factory()(protocols.AccountSpec{ID: "unc-loop", Network: "loop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		adapter = wrap(adapter)
+	}
+	h := &harness{t: t, net: net, link: newRecordingLink(), st: st, done: make(chan error, 1)}
+	h.gw, err = New(Options{
+		Routing:  routingConfig(),
+		Accounts: []Account{{ID: "unc-loop", Network: "loop", Queue: "reference", Adapter: adapter}},
+		Store:    st,
+		Link:     h.link,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	h.cancel = cancel
+	go func() { h.done <- h.gw.Run(runCtx) }()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop shuts the gateway down and closes the store; it may be called twice.
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	if err := <-h.done; err != nil {
+		h.t.Errorf("gateway Run: %v", err)
+	}
+	if err := h.st.Close(); err != nil {
+		h.t.Errorf("store Close: %v", err)
+	}
+}
+
+func (h *harness) post(ev routing.Event) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.gw.Post(ctx, ev); err != nil {
+		h.t.Fatalf("Post(%T): %v", ev, err)
+	}
+}
+
+func (h *harness) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	h.t.Cleanup(cancel)
+	return ctx
+}
+
+// TestPatronToOperatorAndBack runs the whole path through the gateway: an
+// operator comes online, the account logs in, a patron writes, the operator
+// is offered the chat and answers, the patron receives the answer.
+func TestPatronToOperatorAndBack(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), nil)
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	h.link.waitFor(t, "queue online", func(a routing.Action) bool {
+		return a.Kind == routing.QueuePresence && a.Queue == "reference" && a.Online
+	})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	patron := net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "Where are the atlases?"); err != nil {
+		t.Fatal(err)
+	}
+	offer := h.link.waitFor(t, "the patron's message offered to alice", textTo("alice@localhost", "Where are the atlases?"))
+	if offer.From.Kind != routing.PeerGuest || !strings.HasPrefix(offer.From.ID, routing.GuestPrefix) {
+		t.Fatalf("offer from %+v, want a guest peer", offer.From)
+	}
+	guest := routing.GuestID(offer.From.ID)
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(guest), ID: "m1", Text: "Second floor, by the windows."})
+	got, err := patron.Next(h.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "Second floor, by the windows." {
+		t.Errorf("patron received %q", got)
+	}
+}
+
+// TestRestartKeepsChatAndHolder stops the gateway mid-chat and starts a new
+// one on the same store: the chat, its holder and the guest id survive.
+func TestRestartKeepsChatAndHolder(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	path := filepath.Join(t.TempDir(), "owlgate.db")
+	h := start(t, net, path, nil)
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	patron := net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "first question"); err != nil {
+		t.Fatal(err)
+	}
+	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "first question"))
+	guest := routing.GuestID(offer.From.ID)
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(guest), Text: "answer one"})
+	if got, err := patron.Next(h.ctx()); err != nil || got != "answer one" {
+		t.Fatalf("patron received %q, %v", got, err)
+	}
+	h.stop()
+
+	h2 := start(t, net, path, nil)
+	h2.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "laptop", Show: routing.ShowChat})
+	if err := net.WaitOnline(h2.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := patron.Say(h2.ctx(), "second question"); err != nil {
+		t.Fatal(err)
+	}
+	// The chat is still alice's: the message goes to her alone, from the
+	// same guest id, with no new offer.
+	msg := h2.link.waitFor(t, "the second message", textTo("alice@localhost", "second question"))
+	if msg.From != routing.GuestPeer(guest) {
+		t.Errorf("after restart the patron is %+v, want %s", msg.From, guest)
+	}
+	h2.post(routing.OperatorMessage{From: "bob@localhost", To: routing.GuestPeer(guest), Text: "bob butting in"})
+	h2.link.waitFor(t, "bob refused", textTo("bob@localhost", "Alice"))
+	h2.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(guest), Text: "answer two"})
+	if got, err := patron.Next(h2.ctx()); err != nil || got != "answer two" {
+		t.Fatalf("patron received %q, %v", got, err)
+	}
+}
+
+// TestFailedDeliveryReachesOperator: a message the network refuses for good
+// is reported to the operator as not received, and leaves the outbox.
+func TestFailedDeliveryReachesOperator(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), func(a protocols.Adapter) protocols.Adapter {
+		return failingAdapter{a}
+	})
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	patron := net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(routing.GuestID(offer.From.ID)), Text: "hi there"})
+	h.link.waitFor(t, "message not received", textTo("alice@localhost", "not received"))
+	pending, err := h.st.PendingOutbound(h.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 0 {
+		t.Errorf("%d messages still pending after a permanent failure", len(pending))
+	}
+}
+
+// TestAdapterPanicIsRecovered: a panicking adapter does not take the
+// gateway down; it is restarted and reported in backoff.
+func TestAdapterPanicIsRecovered(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	panicked := make(chan struct{})
+	var once sync.Once
+	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), func(a protocols.Adapter) protocols.Adapter {
+		return &panicOnce{Adapter: a, once: &once, panicked: panicked}
+	})
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	<-panicked
+	// After the backoff the adapter runs again and comes online.
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.gw.accounts["unc-loop"].State().State; st != protocols.AccountOnline {
+		t.Errorf("account state %s, want online", st)
+	}
+}
+
+type panicOnce struct {
+	protocols.Adapter
+	once     *sync.Once
+	panicked chan struct{}
+}
+
+func (p *panicOnce) Run(ctx context.Context, sink protocols.Sink) error {
+	first := false
+	p.once.Do(func() { first = true })
+	if first {
+		close(p.panicked)
+		panic("adapter bug")
+	}
+	return p.Adapter.Run(ctx, sink)
+}
+
+func TestStanzaID(t *testing.T) {
+	g := &Gateway{}
+	for _, stanza := range []protocols.MessageID{"", "purple1234", "a.b.c"} {
+		id := g.outboundID(42, stanza)
+		if got := StanzaID(id); got != stanza {
+			t.Errorf("StanzaID(%q) = %q, want %q", id, got, stanza)
+		}
+	}
+	if a, b := g.outboundID(1, "x"), g.outboundID(1, "x"); a == b {
+		t.Errorf("two outbound ids are equal: %q", a)
+	}
+}

@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/routing"
+	"github.com/owlgate/owlgate/store"
+)
+
+// envelope carries an event to the loop; done, when set, receives the
+// commit of what the event wrote (nil when it wrote nothing).
+type envelope struct {
+	ev   routing.Event
+	done chan<- *store.Commit
+}
+
+// loop is the one goroutine that owns the engine.
+func (g *Gateway) loop(ctx context.Context, engine *routing.Engine) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		g.resetTimer(timer, engine)
+		select {
+		case <-ctx.Done():
+			return nil
+		case env := <-g.events:
+			commit := g.execute(engine.Handle(env.ev))
+			if env.done != nil {
+				env.done <- commit
+			}
+		case <-timer.C:
+			g.execute(engine.Handle(routing.Tick{}))
+		}
+	}
+}
+
+// resetTimer arms the timer for the engine's next deadline.
+func (g *Gateway) resetTimer(timer *time.Timer, engine *routing.Engine) {
+	wait := time.Hour
+	if at, ok := engine.NextDeadline(); ok {
+		wait = max(at.Sub(g.clock.Now()), 0)
+	}
+	timer.Reset(wait)
+}
+
+// execute carries out the engine's actions: writes go to the store in one
+// batch, messages to patrons are recorded and queued to their account's
+// sender, the rest goes to the operator link. It returns the batch's commit,
+// or nil when nothing was written.
+func (g *Gateway) execute(actions []routing.Action) *store.Commit {
+	var batch store.Batch
+	var sends []outJob
+	for i := range actions {
+		a := &actions[i]
+		switch a.Kind {
+		case routing.SaveChat:
+			batch.Chats = append(batch.Chats, a.Record)
+		case routing.SaveLine:
+			batch.Lines = append(batch.Lines, store.ChatLine{Chat: a.Chat, Line: a.Line})
+		case routing.SendPatron:
+			rec := store.Outbound{
+				ID:          g.outboundID(a.Chat, a.ID),
+				Chat:        a.Chat,
+				To:          a.Patron,
+				Text:        a.Text,
+				Attachments: a.Attachments,
+				Created:     g.clock.Now(),
+			}
+			batch.Outbound = append(batch.Outbound, rec)
+			sends = append(sends, outJob{record: rec})
+		case routing.SendPatronState:
+			sends = append(sends, outJob{state: protocols.OutState{To: a.Patron, State: a.State}})
+		case routing.SendOperatorReceipt:
+			b := *a
+			b.ID = StanzaID(a.ID)
+			g.toLink(b)
+		case routing.QueuePresence:
+			for _, acct := range g.byQueue[a.Queue] {
+				acct.want(a.Online)
+			}
+			g.toLink(*a)
+		default:
+			g.toLink(*a)
+		}
+	}
+	var commit *store.Commit
+	if !batch.Empty() {
+		commit = g.opts.Store.Submit(batch)
+	}
+	for _, job := range sends {
+		acct, ok := g.accounts[job.to().Account]
+		if !ok {
+			// The engine only answers patrons who wrote to a configured
+			// account, so this is a bug; say so rather than lose it.
+			g.log.Error("message for an account that is not configured", "account", job.to().Account)
+			continue
+		}
+		job.commit = commit
+		acct.enqueue(job)
+	}
+	return commit
+}
+
+func (g *Gateway) toLink(a routing.Action) {
+	if g.opts.Link != nil {
+		g.opts.Link.Send(a)
+	}
+}
+
+// outboundID makes the id of a message to a patron: unique, and carrying
+// the operator's stanza id so that a receipt can be matched to it.
+func (g *Gateway) outboundID(chat routing.ChatID, stanza protocols.MessageID) protocols.MessageID {
+	g.outSeq++
+	return protocols.MessageID(fmt.Sprintf("og%d.%x.%s", chat, g.outSeq, stanza))
+}
+
+// StanzaID returns the operator's stanza id an outbound id was made from
+// (empty when the operator's message had none).
+func StanzaID(id protocols.MessageID) protocols.MessageID {
+	s := string(id)
+	if !strings.HasPrefix(s, "og") {
+		return id
+	}
+	_, rest, ok := strings.Cut(s, ".")
+	if !ok {
+		return id
+	}
+	_, stanza, ok := strings.Cut(rest, ".")
+	if !ok {
+		return id
+	}
+	return protocols.MessageID(stanza)
+}
