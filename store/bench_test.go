@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/owlgate/owlgate/routing"
+)
+
+// BenchmarkEvents measures chat events persisted per second: each event is
+// what the engine's SaveLine amounts to, one batch holding a new line and
+// the chat's updated record. Producers each own a chat, submit, and wait
+// for the commit before the next event (as the gateway waits before it
+// reports a message as stored); group commit makes their waits share
+// fsyncs. One op is one event.
+func BenchmarkEvents(b *testing.B) {
+	for _, producers := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
+			s, _ := openTemp(b)
+			ctx := context.Background()
+			recs := make([]routing.ChatRecord, producers)
+			for p := range recs {
+				recs[p] = record(routing.ChatID(p + 1))
+			}
+			submitWait(b, s, Batch{Chats: recs})
+
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, producers)
+			b.ResetTimer()
+			start := time.Now()
+			for p := range producers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := recs[p]
+					for next.Add(1) <= int64(b.N) {
+						l := line(r.Lines)
+						r.Lines++
+						r.LastActivity = l.At
+						c := s.Submit(Batch{Chats: []routing.ChatRecord{r}, Lines: []ChatLine{{Chat: r.ID, Line: l}}})
+						if err := c.Wait(ctx); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkGuestExisting measures Guest for an address already assigned:
+// the lookup every inbound message does.
+func BenchmarkGuestExisting(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	for i := range 1000 {
+		if _, err := s.Guest(ctx, addr(fmt.Sprintf("user%d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	a := addr("user500")
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Guest(ctx, a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Guest(ctx, a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkLoad measures the start-up read of 1000 open chats with 20
+// lines each.
+func BenchmarkLoad(b *testing.B) {
+	s, _ := openTemp(b)
+	var batch Batch
+	for id := routing.ChatID(1); id <= 1000; id++ {
+		r := record(id)
+		r.Lines = 20
+		batch.Chats = append(batch.Chats, r)
+		batch.Lines = append(batch.Lines, linesOf(id, 0, 20)...)
+	}
+	submitWait(b, s, batch)
+	ctx := context.Background()
+	for b.Loop() {
+		st, err := s.Load(ctx, 10)
+		if err != nil || len(st.Chats) != 1000 {
+			b.Fatal(len(st.Chats), err)
+		}
+	}
+}
+
+// BenchmarkEventsPipelined measures chat events persisted per second the
+// way the gateway submits them: its one event loop submits each event's
+// batch without waiting, and whoever needs the durability (the adapter that
+// delivered a patron's message) waits on the commit elsewhere. Here a
+// second goroutine waits on every commit in order; the time ends when the
+// last one is durable. One op is one event over 100 open chats.
+func BenchmarkEventsPipelined(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	const chats = 100
+	recs := make([]routing.ChatRecord, chats)
+	for p := range recs {
+		recs[p] = record(routing.ChatID(p + 1))
+	}
+	submitWait(b, s, Batch{Chats: recs})
+	commits := make(chan *Commit, 4096)
+	waited := make(chan error, 1)
+	go func() {
+		var first error
+		for c := range commits {
+			if err := c.Wait(ctx); err != nil && first == nil {
+				first = err
+			}
+		}
+		waited <- first
+	}()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		r := &recs[i%chats]
+		l := line(r.Lines)
+		r.Lines++
+		r.LastActivity = l.At
+		commits <- s.Submit(Batch{Chats: []routing.ChatRecord{*r}, Lines: []ChatLine{{Chat: r.ID, Line: l}}})
+	}
+	close(commits)
+	if err := <-waited; err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+}

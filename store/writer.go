@@ -1,0 +1,327 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/owlgate/owlgate/protocols"
+)
+
+// The writer: every write goes through one goroutine (run), which owns the
+// writer connection. It takes every request queued since its last
+// transaction, applies them in submission order in one transaction (group
+// commit: one fsync for many batches), and then finishes each with the
+// transaction's outcome.
+
+// request is one queued write: a batch, or a guest id to assign.
+type request struct {
+	batch  *encodedBatch
+	commit *Commit
+	guest  *guestRequest
+}
+
+// guestRequest asks the writer for the guest id of an address it may have
+// to assign. done is closed when id or err is set.
+type guestRequest struct {
+	addr protocols.Address
+	id   int64
+	err  error
+	done chan struct{}
+}
+
+// The writer's statements, in the order a batch uses them.
+const (
+	sqlUpsertChat = `
+INSERT INTO chats (id, status, origin, queue, library, network, account, user, guest, operator,
+	started, first_answer, ended, last_activity, transfers, end_reason, transcript, offline_notified, lines)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+	status = excluded.status, origin = excluded.origin, queue = excluded.queue,
+	library = excluded.library, network = excluded.network, account = excluded.account,
+	user = excluded.user, guest = excluded.guest, operator = excluded.operator,
+	started = excluded.started, first_answer = excluded.first_answer, ended = excluded.ended,
+	last_activity = excluded.last_activity, transfers = excluded.transfers,
+	end_reason = excluded.end_reason, transcript = excluded.transcript,
+	offline_notified = excluded.offline_notified, lines = excluded.lines`
+	// Not INSERT OR REPLACE: a replace deletes the row first, and the
+	// delete cascades to the chat's lines.
+
+	sqlPurgeLines = `DELETE FROM lines WHERE chat = ?`
+
+	// A line of a chat that has ended without transcript is not stored:
+	// the chat's lines were deleted when it ended, and must stay so.
+	sqlUpsertLine = `
+INSERT INTO lines (chat, n, at, source, operator, text, attachments)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+WHERE NOT EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND status = 3 AND transcript = 0)
+ON CONFLICT (chat, n) DO UPDATE SET
+	at = excluded.at, source = excluded.source, operator = excluded.operator,
+	text = excluded.text, attachments = excluded.attachments`
+
+	sqlUpsertOutbound = `
+INSERT INTO outbound (id, chat, network, account, user, text, attachments, created)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+	chat = excluded.chat, network = excluded.network, account = excluded.account,
+	user = excluded.user, text = excluded.text, attachments = excluded.attachments,
+	created = excluded.created`
+
+	sqlDeleteOutbound = `DELETE FROM outbound WHERE id = ?`
+
+	sqlBumpMaxChat = `UPDATE meta SET value = ?1 WHERE key = 'max_chat' AND value < ?1`
+
+	sqlGuestByAddr = `SELECT id FROM guests WHERE network = ? AND account = ? AND user = ?`
+	sqlGuestInsert = `INSERT INTO guests (network, account, user) VALUES (?, ?, ?) RETURNING id`
+)
+
+const (
+	stUpsertChat = iota
+	stPurgeLines
+	stUpsertLine
+	stUpsertOutbound
+	stDeleteOutbound
+	stBumpMaxChat
+	stGuestByAddr
+	stGuestInsert
+	numStmts
+)
+
+var writerSQL = [numStmts]string{
+	stUpsertChat:     sqlUpsertChat,
+	stPurgeLines:     sqlPurgeLines,
+	stUpsertLine:     sqlUpsertLine,
+	stUpsertOutbound: sqlUpsertOutbound,
+	stDeleteOutbound: sqlDeleteOutbound,
+	stBumpMaxChat:    sqlBumpMaxChat,
+	stGuestByAddr:    sqlGuestByAddr,
+	stGuestInsert:    sqlGuestInsert,
+}
+
+// writer holds the writer connection's prepared statements. Only the
+// writer goroutine uses it.
+type writer struct {
+	db    *sql.DB
+	stmts [numStmts]*sql.Stmt
+	// txStmts are the statements bound to the current transaction, made
+	// on first use in it (the prepared statement is reused: the pool has
+	// one connection).
+	txStmts [numStmts]*sql.Stmt
+}
+
+func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
+	w := &writer{db: db}
+	for i, q := range writerSQL {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("store: prepare: %w", err)
+		}
+		w.stmts[i] = st
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	for _, st := range w.stmts {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// Submit implements [Store]. The batch is checked and encoded at once, on
+// the caller's goroutine, and not kept: the caller may reuse its slices as
+// soon as Submit returns. An invalid batch is refused with an error
+// wrapping [ErrInvalidBatch] and writes nothing. A line must belong to a
+// chat stored before it or in the same batch; otherwise the foreign key
+// fails the transaction, and with it every batch grouped with it.
+func (s *SQLite) Submit(b Batch) *Commit {
+	c := NewCommit()
+	e, err := encodeBatch(&b)
+	if err != nil {
+		c.Finish(err)
+		return c
+	}
+	if !s.enqueue(request{batch: e, commit: c}) {
+		c.Finish(ErrClosed)
+	}
+	return c
+}
+
+// enqueue queues r for the writer, unless the store is closed.
+func (s *SQLite) enqueue(r request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.queue = append(s.queue, r)
+	s.cond.Signal()
+	return true
+}
+
+// run is the writer goroutine. It returns once Close was called and the
+// queue is empty.
+func (s *SQLite) run(w *writer) {
+	defer close(s.stopped)
+	defer w.close()
+	var group []request
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.closed {
+			s.cond.Wait()
+		}
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		// Swap buffers: the queue continues in the last group's array.
+		group, s.queue = s.queue, group[:0]
+		s.mu.Unlock()
+
+		if s.testHookGroup != nil {
+			s.testHookGroup(len(group))
+		}
+		err := w.apply(group)
+		for i := range group {
+			r := &group[i]
+			if r.commit != nil {
+				r.commit.Finish(err)
+			}
+			if g := r.guest; g != nil {
+				if err != nil {
+					g.id, g.err = 0, err
+				}
+				close(g.done)
+			}
+			group[i] = request{}
+		}
+	}
+}
+
+// stmt returns statement i bound to tx.
+func (w *writer) stmt(ctx context.Context, tx *sql.Tx, i int) *sql.Stmt {
+	if w.txStmts[i] == nil {
+		w.txStmts[i] = tx.StmtContext(ctx, w.stmts[i])
+	}
+	return w.txStmts[i]
+}
+
+// apply writes a group of requests in one transaction. On error nothing of
+// the group is written.
+func (w *writer) apply(group []request) (err error) {
+	if !writes(group) {
+		return nil // only empty batches: every earlier one is durable already
+	}
+	ctx := context.Background()
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer func() {
+		for i, st := range w.txStmts {
+			if st != nil {
+				st.Close()
+				w.txStmts[i] = nil
+			}
+		}
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+
+	var maxChat int64
+	for i := range group {
+		r := &group[i]
+		switch {
+		case r.batch != nil:
+			if err := w.applyBatch(ctx, tx, r.batch); err != nil {
+				return err
+			}
+			maxChat = max(maxChat, r.batch.maxChat)
+		case r.guest != nil:
+			g := r.guest
+			g.id, g.err = w.guest(ctx, tx, g.addr)
+			if g.err != nil {
+				return g.err
+			}
+		}
+	}
+	if maxChat > 0 {
+		if _, err := w.stmt(ctx, tx, stBumpMaxChat).ExecContext(ctx, maxChat); err != nil {
+			return fmt.Errorf("store: record chat id: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// writes reports whether the group has anything to write.
+func writes(group []request) bool {
+	for i := range group {
+		r := &group[i]
+		if r.guest != nil {
+			return true
+		}
+		if b := r.batch; b != nil && (len(b.chats) > 0 || len(b.lines) > 0 || len(b.outbound) > 0 || len(b.done) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyBatch writes one batch, in the documented order: chats (and the
+// purge of ended chats' lines), lines, outbound, done.
+func (w *writer) applyBatch(ctx context.Context, tx *sql.Tx, b *encodedBatch) error {
+	for _, args := range b.chats {
+		if _, err := w.stmt(ctx, tx, stUpsertChat).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: write chat %d: %w", args[0], err)
+		}
+	}
+	for _, id := range b.purge {
+		if _, err := w.stmt(ctx, tx, stPurgeLines).ExecContext(ctx, id); err != nil {
+			return fmt.Errorf("store: delete lines of chat %d: %w", id, err)
+		}
+	}
+	for _, args := range b.lines {
+		if _, err := w.stmt(ctx, tx, stUpsertLine).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: write line %d of chat %d: %w", args[1], args[0], err)
+		}
+	}
+	for _, args := range b.outbound {
+		if _, err := w.stmt(ctx, tx, stUpsertOutbound).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: write outbound message of chat %d: %w", args[1], err)
+		}
+	}
+	for _, id := range b.done {
+		if _, err := w.stmt(ctx, tx, stDeleteOutbound).ExecContext(ctx, id); err != nil {
+			return fmt.Errorf("store: delete outbound message: %w", err)
+		}
+	}
+	return nil
+}
+
+// guest returns the guest number of addr, assigning the next one if the
+// address is new. Only the writer assigns, so two requests for one address
+// cannot both insert.
+func (w *writer) guest(ctx context.Context, tx *sql.Tx, addr protocols.Address) (int64, error) {
+	var id int64
+	err := w.stmt(ctx, tx, stGuestByAddr).QueryRowContext(ctx,
+		string(addr.Network), string(addr.Account), string(addr.User)).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: look up guest: %w", err)
+	}
+	err = w.stmt(ctx, tx, stGuestInsert).QueryRowContext(ctx,
+		string(addr.Network), string(addr.Account), string(addr.User)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: assign guest id: %w", err)
+	}
+	return id, nil
+}
