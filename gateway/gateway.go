@@ -167,36 +167,33 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Post hands an event to the event loop and waits until the engine handled
 // it. The operator link posts with it; tests may too.
 func (g *Gateway) Post(ctx context.Context, ev routing.Event) error {
-	done := make(chan *store.Commit, 1)
-	select {
-	case g.events <- envelope{ev: ev, done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := g.handle(ctx, ev)
+	return err
 }
 
 // postDurable hands an event to the loop and waits until what the engine
 // wrote for it is durable.
 func (g *Gateway) postDurable(ctx context.Context, ev routing.Event) error {
+	commit, err := g.handle(ctx, ev)
+	if err != nil || commit == nil {
+		return err
+	}
+	return commit.Wait(ctx)
+}
+
+// handle hands an event to the loop and returns the commit of what the
+// engine wrote for it (nil when it wrote nothing).
+func (g *Gateway) handle(ctx context.Context, ev routing.Event) (*store.Commit, error) {
 	done := make(chan *store.Commit, 1)
 	select {
 	case g.events <- envelope{ev: ev, done: done}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case c := <-done:
-		if c == nil {
-			return nil
-		}
-		return c.Wait(ctx)
+		return c, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
