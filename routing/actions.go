@@ -14,7 +14,9 @@ const (
 	SendPatronState
 	// SendOperator: deliver Text to Operator, from peer From (the
 	// patron's guest JID for everything about a chat). Notice marks text
-	// owlgate wrote, not a person. Chat is set when it is about a chat.
+	// owlgate wrote, not a person. Chat is set when it is about a chat,
+	// and then Patron and Queue (the chat's current queue) too, when the
+	// text comes from the patron's peer.
 	SendOperator
 	// SendOperatorState: chat state State from peer From to Operator.
 	SendOperatorState

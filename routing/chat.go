@@ -222,11 +222,11 @@ func (e *Engine) patronMessage(g GuestID, m protocols.Message) {
 	e.addLine(c, FromPatron, "", m.Text, m.Attachments)
 	text := withAttachments(m.Text, m.Attachments)
 	if c.holder != nil {
-		e.out = append(e.out, Action{Kind: SendOperator, Operator: c.holder.id, From: c.guestPeer(), Chat: c.rec.ID, Text: text})
+		e.chatText(c.holder, c, text, false)
 		return
 	}
 	for _, o := range c.offered {
-		e.out = append(e.out, Action{Kind: SendOperator, Operator: o.id, From: c.guestPeer(), Chat: c.rec.ID, Text: text})
+		e.chatText(o, c, text, false)
 	}
 }
 

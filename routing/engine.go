@@ -125,7 +125,14 @@ func (e *Engine) notice(o *operator, from Peer, c ChatID, text string) {
 
 // chatNotice sends a notice about chat c to o, from the patron's peer.
 func (e *Engine) chatNotice(o *operator, c *chat, text string) {
-	e.notice(o, GuestPeer(c.rec.Guest), c.rec.ID, text)
+	e.chatText(o, c, text, true)
+}
+
+// chatText sends text in chat c to o, from the patron's peer, naming the
+// patron and the chat's queue so the link can show who it is.
+func (e *Engine) chatText(o *operator, c *chat, text string, notice bool) {
+	e.out = append(e.out, Action{Kind: SendOperator, Operator: o.id, From: c.guestPeer(), Chat: c.rec.ID,
+		Patron: c.rec.Patron, Queue: c.rec.Queue, Text: text, Notice: notice})
 }
 
 // Snapshot returns every open chat, with the lines the engine keeps of it,

@@ -77,8 +77,7 @@ func (e *Engine) offer(c *chat, o *operator, preface, header, note string) {
 	if c.fresh() {
 		c.eachLine(func(l *Line) {
 			if l.From == FromPatron {
-				e.out = append(e.out, Action{Kind: SendOperator, Operator: o.id, From: c.guestPeer(),
-					Chat: c.rec.ID, Text: withAttachments(l.Text, l.Attachments)})
+				e.chatText(o, c, withAttachments(l.Text, l.Attachments), false)
 			}
 		})
 	} else {
