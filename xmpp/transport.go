@@ -49,3 +49,24 @@ type Handler interface {
 	// as offline until their presence arrives again.
 	Disconnected(ctx context.Context)
 }
+
+// Directory is what the embedded server asks the service about the JIDs it
+// serves. The [Service] implements it.
+type Directory interface {
+	// Operator returns the display name of a configured operator by bare
+	// JID, and whether it is one.
+	Operator(bare jid.JID) (name string, ok bool)
+
+	// Roster returns an operator's roster: the queues they staff, the
+	// colleagues of their library and of the collaborations it shares, each
+	// with subscription "both".
+	Roster(op jid.JID) []RosterItem
+}
+
+// RosterItem is one contact of an operator's roster (RFC 6121).
+type RosterItem struct {
+	JID          jid.JID
+	Name         string
+	Groups       []string
+	Subscription string // "both", "to", "from" or "none"
+}
