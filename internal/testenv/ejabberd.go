@@ -56,14 +56,7 @@ listen:
     max_stanza_size: 262144
     shaper: c2s_shaper
     access: c2s
-  -
-    port: {{.ComponentPort}}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    hosts:
-      {{q .ComponentDomain}}:
-        password: {{q .ComponentSecret}}
-  -
+{{.Listener}}  -
     port: {{.APIPort}}
     ip: "127.0.0.1"
     module: ejabberd_http
@@ -179,6 +172,9 @@ func StartEjabberd(t testing.TB, opts EjabberdOptions) *Ejabberd {
 	must(ejabberdConfig.Execute(&cfg, map[string]any{
 		"PEM": pem, "C2SPort": ports[0], "ComponentPort": ports[1], "APIPort": ports[2], "Debug": opts.Debug,
 		"ComponentDomain": e.ComponentDomain, "ComponentSecret": e.ComponentSecret,
+		// The listener of examples/ejabberd-owlgate.yml, with this test's
+		// port, domain and secret.
+		"Listener": listenItems(t, exampleSnippet(t, "ejabberd-owlgate.yml", e.ComponentDomain, ports[1], e.ComponentSecret)),
 	}))
 	must(os.WriteFile(filepath.Join(dir, "ejabberd.yml"), cfg.Bytes(), 0o644))
 	cfg.Reset()

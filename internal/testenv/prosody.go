@@ -37,8 +37,6 @@ local_interfaces = { "127.0.0.1" }
 c2s_ports = { {{.C2SPort}} }
 c2s_direct_tls_ports = { }
 s2s_ports = { }
-component_ports = { {{.ComponentPort}} }
-component_interfaces = { "127.0.0.1" }
 http_ports = { }
 https_ports = { }
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; }
@@ -51,10 +49,10 @@ storage = "internal"
 ssl = { certificate = {{lua .Dir}} .. "/certs/localhost.crt"; key = {{lua .Dir}} .. "/certs/localhost.key"; }
 log = { {{if .Debug}}debug{{else}}info{{end}} = {{lua .Dir}} .. "/prosody.log"; error = {{lua .Dir}} .. "/prosody.err"; }
 
-VirtualHost "localhost"
+-- examples/prosody-owlgate.cfg.lua, with this test's port, domain and secret:
+{{.Snippet}}
 
-Component {{lua .ComponentDomain}}
-    component_secret = {{lua .ComponentSecret}}
+VirtualHost "localhost"
 `))
 
 // StartProsody starts a Prosody for the test, ready when its client and
@@ -103,6 +101,7 @@ func StartProsody(t testing.TB, opts ProsodyOptions) *Prosody {
 	must(prosodyConfig.Execute(&cfg, map[string]any{
 		"Dir": dir, "C2SPort": ports[0], "ComponentPort": ports[1], "Debug": opts.Debug,
 		"ComponentDomain": p.ComponentDomain, "ComponentSecret": p.ComponentSecret,
+		"Snippet": exampleSnippet(t, "prosody-owlgate.cfg.lua", p.ComponentDomain, ports[1], p.ComponentSecret),
 	}))
 	must(os.WriteFile(p.cfg, cfg.Bytes(), 0o644))
 	for name, pw := range opts.Users {
