@@ -14,8 +14,10 @@ type Link interface {
 	Run(ctx context.Context, post PostFunc) error
 
 	// Send carries out an operator-facing action: SendOperator,
-	// SendOperatorState, SendOperatorReceipt or QueuePresence. It must not
-	// block the event loop: a link queues what it cannot send at once.
+	// SendOperatorState, SendOperatorReceipt or QueuePresence; it also gets
+	// the SaveChat of every chat that ended, to show the patron leaving.
+	// It must not block the event loop: a link queues what it cannot send
+	// at once.
 	Send(a routing.Action)
 }
 

@@ -59,6 +59,10 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 		switch a.Kind {
 		case routing.SaveChat:
 			batch.Chats = append(batch.Chats, a.Record)
+			if a.Record.Status == routing.ChatEnded {
+				// The link shows the patron's JID going offline.
+				g.toLink(*a)
+			}
 		case routing.SaveLine:
 			batch.Lines = append(batch.Lines, store.ChatLine{Chat: a.Chat, Line: a.Line})
 		case routing.SendPatron:
