@@ -14,6 +14,9 @@
 //     transcripts.
 //   - outbound: messages to patrons recorded before they are sent and not
 //     yet delivered or failed for good, so that a restart sends them.
+//   - offline: messages for operators of the embedded XMPP server who were
+//     offline, until their next login ([SQLite.PutOffline],
+//     [SQLite.TakeOffline]).
 //   - meta: the greatest chat id ever stored, so that chat ids are never
 //     reused even once old chats are deleted.
 //

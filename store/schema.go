@@ -84,11 +84,22 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 INSERT INTO meta (key, value) VALUES ('max_chat', 0);
 `,
+	// 2: messages kept for operators who are offline (the embedded XMPP
+	// server's XEP-0160 storage), in arrival order.
+	`
+CREATE TABLE offline (
+	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+	jid     TEXT NOT NULL,    -- the operator's bare JID
+	stanza  BLOB NOT NULL,    -- the serialized message, with its delay stamp
+	created INTEGER NOT NULL  -- unix nanoseconds
+);
+CREATE INDEX offline_jid ON offline (jid, seq);
+`,
 }
 
 // SchemaVersion is the schema version this build of owlgate writes: the
 // number of migrations it knows (a test checks that they agree).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaTooNew is returned by [OpenSQLite] for a database written by a
 // newer owlgate, whose schema this build does not know.

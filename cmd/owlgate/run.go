@@ -42,10 +42,16 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("owlgate starting", "version", versionString(), "config", cfg.File(), "store", dbPath,
 		"queues", len(cfg.Queues), "accounts", len(built.Accounts))
+	link, err := newLink(cfg, built.Routing, st, log)
+	if err != nil {
+		st.Close()
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
 		Routing:  built.Routing,
 		Accounts: built.Accounts,
 		Store:    st,
+		Link:     link,
 		Log:      log,
 	})
 	if err != nil {
