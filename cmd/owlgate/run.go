@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/owlgate/owlgate/config"
-	"github.com/owlgate/owlgate/gateway"
-	"github.com/owlgate/owlgate/store"
+	"github.com/owlgate/owlgate/internal/daemon"
 )
 
 // cmdRun runs the gateway until ctx ends (SIGINT or SIGTERM).
@@ -28,44 +25,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	built, err := gateway.FromConfig(cfg, networks(), log)
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: networks(), Log: log, Version: versionString()})
 	if err != nil {
 		return configError(err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data_dir: %w", err)
-	}
-	dbPath := filepath.Join(cfg.DataDir, "owlgate.db")
-	st, err := store.OpenSQLite(ctx, dbPath)
-	if err != nil {
-		return err
-	}
-	log.Info("owlgate starting", "version", versionString(), "config", cfg.File(), "store", dbPath,
-		"queues", len(cfg.Queues), "accounts", len(built.Accounts))
-	link, err := newLink(cfg, built.Routing, st, log)
-	if err != nil {
-		st.Close()
-		return err
-	}
-	gw, err := gateway.New(gateway.Options{
-		Routing:  built.Routing,
-		Accounts: built.Accounts,
-		Store:    st,
-		Link:     link,
-		Log:      log,
-	})
-	if err != nil {
-		st.Close()
-		return err
-	}
-	runErr := gw.Run(ctx)
-	if err := st.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("closing the store: %w", err)
-	}
-	if runErr == nil {
-		log.Info("owlgate stopped")
-	}
-	return runErr
+	return d.Run(ctx)
 }
 
 // newLogger makes the process's logger from the config's log section.

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"fmt"
@@ -17,10 +17,10 @@ import (
 // newLink builds the operator link the config asks for: the embedded XMPP
 // server, or the XEP-0114 component, under the service that maps its
 // stanzas to the routing engine.
-func newLink(cfg *config.Config, rc routing.Config, st *store.SQLite, log *slog.Logger) (*xmpp.Service, error) {
+func newLink(cfg *config.Config, rc routing.Config, st *store.SQLite, log *slog.Logger, version string) (*xmpp.Service, xmpp.Transport, error) {
 	domain, err := jid.Parse(cfg.XMPP.Domain)
 	if err != nil {
-		return nil, fmt.Errorf("xmpp.domain %q: %w", cfg.XMPP.Domain, err)
+		return nil, nil, fmt.Errorf("xmpp.domain %q: %w", cfg.XMPP.Domain, err)
 	}
 	var (
 		transport xmpp.Transport
@@ -52,23 +52,23 @@ func newLink(cfg *config.Config, rc routing.Config, st *store.SQLite, log *slog.
 			Directory:      &directory,
 			Offline:        st,
 			Log:            log.With("xmpp", "server"),
-			Version:        versionString(),
+			Version:        version,
 		})
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	svc, err := xmpp.NewService(xmpp.ServiceConfig{
 		Domain:  domain,
 		Routing: rc,
 		Log:     log,
-		Version: versionString(),
+		Version: version,
 	}, transport)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	directory.Directory = svc
-	return svc, nil
+	return svc, transport, nil
 }
 
 // lateDirectory is the embedded server's directory, set to the service
