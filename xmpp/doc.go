@@ -97,8 +97,8 @@
 //
 // A component cannot read its users' rosters, so owlgate asks for the
 // operators' presence: whenever the component connects, each queue JID
-// sends its operators a presence subscription request (with the queue's
-// name, "Reference (UNC)", as nickname) and a presence probe; operators in
+// sends its operators a presence probe and a presence subscription request
+// (with the queue's name, "Reference (UNC)", as nickname); operators in
 // no queue are asked by D itself. A server that already has the
 // subscription approves a repeated request silently. What an operator sees
 // the first time depends on the client:

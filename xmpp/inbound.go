@@ -125,8 +125,10 @@ func (s *Service) handlePresence(st *Stanza) {
 			s.log.Debug("operator accepted a presence subscription", "operator", from.op.id, "to", st.To.String())
 		}
 	case "unsubscribed":
+		// Also the answer to a probe before the operator accepted the
+		// subscription request, so not worth more than debug.
 		if from.kind == jidOperator {
-			s.log.Info("operator refused or cancelled a presence subscription: owlgate learns their presence only when their client sends it",
+			s.log.Debug("no presence subscription from the operator (yet): owlgate learns their presence only when their client sends it",
 				"operator", from.op.id, "to", st.To.String())
 		}
 	}

@@ -268,7 +268,7 @@ func (s *Service) welcome(ctx context.Context, op *opInfo, to jid.JID) {
 
 // announce runs when the transport (re)connects: every queue's presence to
 // its operators, the open patrons' presence to whom they showed it, and in
-// component mode a subscription request and a probe to each operator
+// component mode a probe and a subscription request to each operator
 // from each of their queues (from D for operators in no queue).
 func (s *Service) announce(ctx context.Context) {
 	for _, q := range s.queueList {
@@ -295,8 +295,13 @@ func (s *Service) announce(ctx context.Context) {
 			watchers = append(watchers, s.domain)
 		}
 		for _, w := range watchers {
-			s.send(ctx, &Stanza{Kind: KindPresence, From: w, To: op.jid, Type: "subscribe", Nick: s.watcherNick(w)})
+			// The probe goes first: a server answers a probe from a
+			// JID without a subscription with "unsubscribed", which
+			// Prosody also applies to a subscription request still
+			// pending, so a request sent before it would be cancelled
+			// before the operator ever saw it.
 			s.send(ctx, &Stanza{Kind: KindPresence, From: w, To: op.jid, Type: "probe"})
+			s.send(ctx, &Stanza{Kind: KindPresence, From: w, To: op.jid, Type: "subscribe", Nick: s.watcherNick(w)})
 		}
 	}
 }

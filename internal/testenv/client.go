@@ -43,6 +43,8 @@ type Client struct {
 	conn    net.Conn
 	wmu     sync.Mutex
 	in      chan *ClientStanza
+	bmu     sync.Mutex      // serialises Expect calls
+	backlog []*ClientStanza // received, not yet matched by an Expect
 	closed  chan struct{}
 	done    chan struct{} // the reader ended; readErr says why
 	readErr error
@@ -406,8 +408,10 @@ func (c *Client) id() string {
 }
 
 // Expect waits up to timeout for a stanza that match accepts and returns
-// it; the stanzas before it are dropped. It fails the test, naming what
-// was awaited (what) and what arrived instead, when none comes.
+// it. Stanzas that do not match are kept, in order, for later calls: a
+// stanza that arrives before the test looks for it is not lost. It fails
+// the test, naming what was awaited (what) and what arrived instead, when
+// none comes.
 func (c *Client) Expect(timeout time.Duration, what string, match func(*ClientStanza) bool) *ClientStanza {
 	c.t.Helper()
 	s, err := c.expect(timeout, match)
@@ -418,15 +422,25 @@ func (c *Client) Expect(timeout time.Duration, what string, match func(*ClientSt
 }
 
 func (c *Client) expect(timeout time.Duration, match func(*ClientStanza) bool) (*ClientStanza, error) {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	var seen []string
+	for i, s := range c.backlog {
+		if match(s) {
+			c.backlog = append(c.backlog[:i:i], c.backlog[i+1:]...)
+			return s, nil
+		}
+		seen = append(seen, s.String())
+	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var seen []string
 	for {
 		select {
 		case s := <-c.in:
 			if match(s) {
 				return s, nil
 			}
+			c.backlog = append(c.backlog, s)
 			seen = append(seen, s.String())
 		case <-c.done:
 			// Drain what was read before the end.
@@ -435,6 +449,7 @@ func (c *Client) expect(timeout time.Duration, match func(*ClientStanza) bool) (
 				if match(s) {
 					return s, nil
 				}
+				c.backlog = append(c.backlog, s)
 				seen = append(seen, s.String())
 				continue
 			default:

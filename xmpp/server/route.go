@@ -350,9 +350,11 @@ func (s *Server) colleagues(a *account) []*account {
 	return out
 }
 
-// broadcast sends a session's presence to its own other available
-// sessions and its colleagues' available sessions, each copy addressed to
-// the recipient's bare JID.
+// broadcast sends a session's presence to its own available sessions
+// (including itself: RFC 6121 4.2.2 and 4.4.2, which clients such as
+// Prosody's users wait for) and its colleagues' available sessions, each
+// copy addressed to the recipient's bare JID. An unavailable session is no
+// longer available, so it does not get its own unavailable presence.
 func (s *Server) broadcast(c *conn, st *xmpp.Stanza) {
 	targets := append(s.colleagues(c.acct), c.acct)
 	for _, o := range targets {
@@ -362,7 +364,7 @@ func (s *Server) broadcast(c *conn, st *xmpp.Stanza) {
 		cp.AppendXML(b)
 		s.mu.RLock()
 		for _, t := range o.sessions {
-			if t != c && t.available {
+			if t.available {
 				t.enqueue(b.Bytes())
 			}
 		}
