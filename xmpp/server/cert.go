@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -119,4 +121,22 @@ func selfSigned(domain string) (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+}
+
+// Fingerprint is the SHA-256 fingerprint of a certificate's leaf, as
+// clients show it ("AB:CD:..."), so that librarians can check the
+// self-signed certificate their client asks them to accept.
+func Fingerprint(c tls.Certificate) string {
+	if len(c.Certificate) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(c.Certificate[0])
+	var b strings.Builder
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
 }

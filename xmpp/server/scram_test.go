@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"testing"
 )
@@ -84,5 +85,17 @@ func TestScramParse(t *testing.T) {
 	creds, _ := newCredentials("secret", 4096)
 	if !creds.checkPlain("secret") || creds.checkPlain("Secret") || creds.checkPlain("") {
 		t.Error("PLAIN check against the salted credentials")
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	c := tls.Certificate{Certificate: [][]byte{[]byte("abc")}}
+	// SHA-256("abc"), the FIPS 180-2 example.
+	const want = "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD"
+	if got := Fingerprint(c); got != want {
+		t.Errorf("Fingerprint = %s, want %s", got, want)
+	}
+	if Fingerprint(tls.Certificate{}) != "" {
+		t.Error("no certificate, a fingerprint")
 	}
 }

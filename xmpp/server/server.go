@@ -308,7 +308,8 @@ func (s *Server) Run(ctx context.Context, h xmpp.Handler) error {
 	s.ctx = ctx
 	s.running.Store(true)
 	close(s.ready)
-	s.log.Info("xmpp server listening", "addr", s.addr.String(), "domain", s.domainStr, "plaintext_allowed", s.plaintext)
+	s.log.Info("xmpp server listening", "addr", s.addr.String(), "domain", s.domainStr, "plaintext_allowed", s.plaintext,
+		"certificate_sha256", Fingerprint(cert))
 	h.Connected(ctx)
 
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
