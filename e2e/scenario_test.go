@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ const wait = 15 * time.Second
 
 // owlgate is a running daemon for a test, with its patrons' network.
 type owlgate struct {
+	stop   func() // shuts owlgate down as SIGTERM does; called again at the end of the test
 	d      *daemon.Daemon
 	net    *protocoltest.Loopback
 	domain string
@@ -45,8 +47,8 @@ type owlgate struct {
 
 // startOwlgate writes cfgYAML to a file, loads it as `owlgate run` does and
 // runs the daemon until the test ends, with the loopback network "loop"
-// for patrons.
-func startOwlgate(t *testing.T, cfgYAML string) *owlgate {
+// for patrons: net, or a new one when net is nil.
+func startOwlgate(t *testing.T, cfgYAML string, net *protocoltest.Loopback) *owlgate {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "owlgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
@@ -56,7 +58,9 @@ func startOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	net := protocoltest.NewLoopback("loop")
+	if net == nil {
+		net = protocoltest.NewLoopback("loop")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := daemon.New(ctx, daemon.Options{
 		Config:   cfg,
@@ -70,18 +74,23 @@ func startOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("owlgate stopped with %v", err)
+	var once sync.Once
+	og := &owlgate{d: d, net: net, domain: cfg.XMPP.Domain}
+	og.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("owlgate stopped with %v", err)
+				}
+			case <-time.After(wait):
+				t.Errorf("owlgate did not stop within %v", wait)
 			}
-		case <-time.After(wait):
-			t.Errorf("owlgate did not stop within %v", wait)
-		}
-	})
-	return &owlgate{d: d, net: net, domain: cfg.XMPP.Domain}
+		})
+	}
+	t.Cleanup(og.stop)
+	return og
 }
 
 // operator is a librarian's XMPP client.
@@ -229,28 +238,53 @@ func TestScenarioEmbeddedServer(t *testing.T) {
 		t.Setenv(o+"_PASSWORD", strings.ToLower(o)+"-secret-pw")
 	}
 	dataDir := t.TempDir()
-	og := startOwlgate(t, fmt.Sprintf(`data_dir: %s
+	cfg := fmt.Sprintf(`data_dir: %s
 xmpp:
   mode: server
   domain: localhost
   listen: 127.0.0.1:0
 http:
   listen: 127.0.0.1:0
-`, dataDir)+libraryYAML("localhost", true))
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+`, dataDir) + libraryYAML("localhost", true)
+	og := startOwlgate(t, cfg, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
-	addr, err := og.d.XMPPAddr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Operators trust the certificate owlgate made for itself, as a
-	// librarian accepts it once in their client.
-	tlsConf := trustFile(t, filepath.Join(dataDir, server.SelfSignedCert), "localhost")
-	login := func(name string) *operator {
+	login := func(og *owlgate, name string) *operator {
+		addr, err := og.d.XMPPAddr(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Operators trust the certificate owlgate made for itself (and
+		// keeps across restarts), as a librarian accepts it once.
+		tlsConf := trustFile(t, filepath.Join(dataDir, server.SelfSignedCert), "localhost")
 		c := testenv.Login(t, addr.String(), name+"@localhost", name+"-secret-pw", testenv.ClientOptions{Resource: "desk", TLS: tlsConf})
 		return &operator{t: t, name: name, c: c}
 	}
-	runScenario(t, og, login("alice"), login("bob"), login("carol"))
+	alice, bob, carol := login(og, "alice"), login(og, "bob"), login(og, "carol")
+	runScenario(t, og, alice, bob, carol)
+
+	// A patron still waits when owlgate shuts down: the librarians see the
+	// queue and the patron go offline; after a restart the chat is back.
+	patron := og.net.Patron("unc-loop", "patron-bea")
+	if err := patron.Say(ctx, "Are you open on Sunday?"); err != nil {
+		t.Fatal(err)
+	}
+	alice.expectFrom("guest-1002@localhost", "Are you open on Sunday?")
+	og.stop()
+	for _, s := range []string{"reference@localhost", "guest-1002@localhost"} {
+		alice.c.Expect(wait, "alice: "+s+" unavailable at shutdown", func(st *testenv.ClientStanza) bool {
+			return st.Name == "presence" && bareOf(st.From) == s && st.Type == "unavailable"
+		})
+	}
+	alice.c.Close()
+
+	og2 := startOwlgate(t, cfg, og.net)
+	alice = login(og2, "alice")
+	alice.expectFrom("guest-1002@localhost", "Are you open on Sunday?")
+	alice.say("guest-1002@localhost", "Yes, from noon.")
+	if got, err := patron.Next(ctx); err != nil || got != "Yes, from noon." {
+		t.Fatalf("after the restart the patron received %q, %v", got, err)
+	}
 }
 
 // TestScenarioComponent runs the scenario with owlgate as an XEP-0114
@@ -284,7 +318,7 @@ xmpp:
   secret: file:%s
 http:
   listen: 127.0.0.1:0
-`, t.TempDir(), info.ComponentDomain, info.ComponentAddr, secret)+libraryYAML(info.Domain, false))
+`, t.TempDir(), info.ComponentDomain, info.ComponentAddr, secret)+libraryYAML(info.Domain, false), nil)
 			login := func(name, queue string) *operator {
 				c := testenv.Login(t, info.C2SAddr, name+"@"+info.Domain, name+"-pw", testenv.ClientOptions{Resource: "desk"})
 				o := &operator{t: t, name: name, c: c}
