@@ -21,10 +21,14 @@ type account struct {
 
 	wantc chan bool // the queue's latest online state; capacity 1, newest wins
 
-	mu      sync.Mutex
-	state   protocols.StateReport
-	outq    []outJob
-	outWake chan struct{} // capacity 1
+	mu        sync.Mutex
+	state     protocols.StateReport
+	since     time.Time // when state began
+	lastErr   string    // the last error reported, kept after recovery
+	lastErrAt time.Time
+	failures  int // times Run failed (errors and panics) since start
+	outq      []outJob
+	outWake   chan struct{} // capacity 1
 }
 
 func newAccount(g *Gateway, spec Account) *account {
@@ -60,6 +64,22 @@ func (a *account) State() protocols.StateReport {
 	return a.state
 }
 
+// status returns what /status and the metrics show of the account.
+func (a *account) status() AccountStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := AccountStatus{
+		ID: a.spec.ID, Network: a.spec.Network, Queue: a.spec.Queue,
+		State: a.state.State, Since: a.since, Retry: a.state.Retry,
+		LastError: a.lastErr, LastErrorAt: a.lastErrAt,
+		Failures: a.failures, QueueDepth: len(a.outq),
+	}
+	if st.State != protocols.AccountBackoff {
+		st.Retry = time.Time{}
+	}
+	return st
+}
+
 // Deliver implements protocols.Sink: it resolves the patron's guest id and
 // returns once the engine handled the event and its writes are durable.
 func (a *account) Deliver(ctx context.Context, ev protocols.Inbound) error {
@@ -76,10 +96,18 @@ func (a *account) Deliver(ctx context.Context, ev protocols.Inbound) error {
 
 // ReportState implements protocols.Sink; each change is logged once.
 func (a *account) ReportState(r protocols.StateReport) {
+	now := a.g.timers.Now()
 	a.mu.Lock()
 	prev := a.state.State
 	a.state = r
+	if prev != r.State || a.since.IsZero() {
+		a.since = now
+	}
+	if r.Err != nil {
+		a.lastErr, a.lastErrAt = r.Err.Error(), now
+	}
 	a.mu.Unlock()
+	a.g.notifyState()
 	if prev == r.State && r.State != protocols.AccountBackoff {
 		return
 	}
@@ -103,13 +131,14 @@ func (a *account) supervise(ctx context.Context) error {
 		started time.Time
 		graceC  <-chan time.Time
 		retryC  <-chan time.Time
-		backoff protocols.Backoff
+		backoff = a.g.opts.Backoff
+		timers  = a.g.timers
 	)
 	start := func() {
 		var runCtx context.Context
 		runCtx, cancel = context.WithCancel(ctx)
 		done = make(chan error, 1)
-		started = time.Now()
+		started = timers.Now()
 		go func() { done <- a.run(runCtx) }()
 	}
 	stop := func() {
@@ -133,7 +162,7 @@ func (a *account) supervise(ctx context.Context) error {
 					start()
 				}
 			case cancel != nil && graceC == nil:
-				graceC = time.After(a.spec.OfflineGrace)
+				graceC = timers.After(a.spec.OfflineGrace)
 			}
 		case <-graceC:
 			graceC, retryC = nil, nil
@@ -142,6 +171,9 @@ func (a *account) supervise(ctx context.Context) error {
 		case err := <-done:
 			cancel()
 			cancel, done = nil, nil
+			a.mu.Lock()
+			a.failures++
+			a.mu.Unlock()
 			if errors.Is(err, protocols.ErrBadCredentials) {
 				a.ReportState(protocols.StateReport{State: protocols.AccountBadCredentials, Err: err})
 				continue // until the queue goes offline and online again
@@ -149,9 +181,9 @@ func (a *account) supervise(ctx context.Context) error {
 			if !wanted {
 				continue
 			}
-			d := backoff.Next(time.Since(started))
-			a.ReportState(protocols.StateReport{State: protocols.AccountBackoff, Err: err, Retry: time.Now().Add(d)})
-			retryC = time.After(d)
+			d := backoff.Next(timers.Now().Sub(started))
+			a.ReportState(protocols.StateReport{State: protocols.AccountBackoff, Err: err, Retry: timers.Now().Add(d)})
+			retryC = timers.After(d)
 		case <-retryC:
 			retryC = nil
 			if wanted && cancel == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,7 +35,32 @@ type Options struct {
 	// SendRetryFor is how long a message to a patron is retried after
 	// retryable failures before the operator is told it was not received.
 	SendRetryFor time.Duration
+
+	// Backoff paces restarts of an account whose adapter failed; the zero
+	// value is DefaultBackoff.
+	Backoff protocols.Backoff
+
+	// Timers is the accounts' supervisors' time (grace periods, backoff);
+	// nil: the system's. Tests use a fake.
+	Timers Timers
 }
+
+// DefaultBackoff restarts a failed account after about a second, doubling
+// up to five minutes, and forgets past failures once an account stayed
+// connected for ten minutes.
+var DefaultBackoff = protocols.Backoff{Min: time.Second, Max: 5 * time.Minute, Stable: 10 * time.Minute}
+
+// Timers is the time the accounts' supervisors use.
+type Timers interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// systemTimers is the system's time.
+type systemTimers struct{}
+
+func (systemTimers) Now() time.Time                         { return time.Now() }
+func (systemTimers) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Account is one public account and its adapter.
 type Account struct {
@@ -56,7 +82,11 @@ type Gateway struct {
 	accounts map[protocols.AccountID]*account
 	byQueue  map[routing.QueueID][]*account
 	guests   *guestCache
+	timers   Timers
 	outSeq   uint64 // owned by the loop
+
+	stateMu sync.Mutex
+	stateCh chan struct{} // closed at an account's state change
 }
 
 // systemClock is the real clock.
@@ -78,6 +108,12 @@ func New(opts Options) (*Gateway, error) {
 	if opts.SendRetryFor <= 0 {
 		opts.SendRetryFor = DefaultSendRetryFor
 	}
+	if opts.Backoff.Min == 0 && opts.Backoff.Max == 0 && opts.Backoff.Stable == 0 {
+		opts.Backoff.Min, opts.Backoff.Max, opts.Backoff.Stable = DefaultBackoff.Min, DefaultBackoff.Max, DefaultBackoff.Stable
+	}
+	if opts.Timers == nil {
+		opts.Timers = systemTimers{}
+	}
 	if opts.Routing.ContextLines <= 0 {
 		opts.Routing.ContextLines = DefaultContextLines
 	}
@@ -89,6 +125,8 @@ func New(opts Options) (*Gateway, error) {
 		accounts: make(map[protocols.AccountID]*account, len(opts.Accounts)),
 		byQueue:  make(map[routing.QueueID][]*account),
 		guests:   newGuestCache(opts.Store, 100_000),
+		timers:   opts.Timers,
+		stateCh:  make(chan struct{}),
 		outSeq:   uint64(time.Now().UnixNano()),
 	}
 	for _, spec := range opts.Accounts {

@@ -101,8 +101,9 @@ func routingConfig() routing.Config {
 	}
 }
 
-// start runs a gateway on the store at path; wrap may replace the adapter.
-func start(t *testing.T, net *protocoltest.Loopback, path string, wrap func(protocols.Adapter) protocols.Adapter) *harness {
+// start runs a gateway on the store at path; wrap may replace the adapter,
+// and each option may change the gateway's options.
+func start(t *testing.T, net *protocoltest.Loopback, path string, wrap func(protocols.Adapter) protocols.Adapter, options ...func(*Options)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, path)
@@ -117,12 +118,16 @@ func start(t *testing.T, net *protocoltest.Loopback, path string, wrap func(prot
 		adapter = wrap(adapter)
 	}
 	h := &harness{t: t, net: net, link: newRecordingLink(), st: st, done: make(chan error, 1)}
-	h.gw, err = New(Options{
+	opts := Options{
 		Routing:  routingConfig(),
 		Accounts: []Account{{ID: "unc-loop", Network: "loop", Queue: "reference", Adapter: adapter}},
 		Store:    st,
 		Link:     h.link,
-	})
+	}
+	for _, o := range options {
+		o(&opts)
+	}
+	h.gw, err = New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
