@@ -1,0 +1,626 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/owlgate/owlgate/config"
+	"github.com/owlgate/owlgate/internal/daemon"
+	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/protocols/protocoltest"
+)
+
+// The benchmarks' harness: a whole owlgate as `owlgate run` builds it
+// (config.Parse, daemon.New, daemon.Run: SQLite store, gateway, embedded
+// XMPP server), operators on raw XMPP client connections (STARTTLS or
+// plaintext, PLAIN, bind, roster, presence), and patrons on the loopback
+// network.
+//
+// The operators' client is written by hand rather than with mellium: it
+// scans the byte stream for whole stanzas and cuts out the attributes and
+// body it needs, so that the client side, which shares the machine's two
+// cores with owlgate, costs as little as possible and the figures are
+// owlgate's.
+//
+// The patrons are loopback patrons read with LoopbackPatron.Next, but not
+// waited for inside Next: the loopback network wakes every goroutine
+// waiting in Next on any message to any patron, which with a thousand
+// patrons costs more than owlgate. The loopback adapters are wrapped so
+// that a send to a patron also signals that patron's own channel; the
+// patron then drains Next with an ended context (which returns at once
+// when nothing is left).
+
+// benchPassword is every bench operator's password, given to the config
+// as ${OWLGATE_BENCH_PW}.
+const (
+	benchPasswordEnv = "OWLGATE_BENCH_PW"
+	benchPassword    = "bench-pw"
+)
+
+// benchOptions shapes a bench owlgate.
+type benchOptions struct {
+	Operators  int  // op0@localhost ... each staffs its own queue q<i>, which owns one loop account a<i>
+	PerLibrary int  // operators per library (colleagues see each other's presence); 0: 10
+	Plaintext  bool // xmpp.allow_plaintext, and clients skip STARTTLS
+	// QueuePerLibrary gives each library one queue (q<l>, account a<l>)
+	// staffed by all its operators, instead of one queue per operator.
+	QueuePerLibrary bool
+}
+
+// benchConfigYAML is the config of a bench owlgate.
+func benchConfigYAML(dataDir string, o benchOptions) string {
+	per := o.PerLibrary
+	if per <= 0 {
+		per = 10
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "data_dir: %q\n", dataDir)
+	fmt.Fprintf(&b, "log: {level: warn}\n")
+	fmt.Fprintf(&b, "xmpp:\n  mode: server\n  domain: localhost\n  listen: 127.0.0.1:0\n  allow_plaintext: %v\n", o.Plaintext)
+	fmt.Fprintf(&b, "http:\n  listen: 127.0.0.1:0\n")
+	b.WriteString("libraries:\n")
+	for l := range (o.Operators + per - 1) / per {
+		fmt.Fprintf(&b, "  - id: lib%d\n", l)
+	}
+	b.WriteString("operators:\n")
+	for i := range o.Operators {
+		fmt.Fprintf(&b, "  - jid: op%d@localhost\n    library: lib%d\n    password: ${%s}\n", i, i/per, benchPasswordEnv)
+	}
+	b.WriteString("queues:\n")
+	if o.QueuePerLibrary {
+		for l := range (o.Operators + per - 1) / per {
+			var ops []string
+			for i := l * per; i < min(o.Operators, (l+1)*per); i++ {
+				ops = append(ops, fmt.Sprintf("op%d@localhost", i))
+			}
+			fmt.Fprintf(&b, "  - id: q%d\n    library: lib%d\n    operators: [%s]\n    accounts:\n      - id: a%d\n        network: loop\n", l, l, strings.Join(ops, ", "), l)
+		}
+		return b.String()
+	}
+	for i := range o.Operators {
+		fmt.Fprintf(&b, "  - id: q%d\n    library: lib%d\n    operators: [op%d@localhost]\n    accounts:\n      - id: a%d\n        network: loop\n", i, i/per, i, i)
+	}
+	return b.String()
+}
+
+// benchPatronAddr is the address of patron i, who writes to account a<i>.
+func benchPatronAddr(i int) protocols.Address {
+	return protocols.Address{Network: "loop", Account: protocols.AccountID(fmt.Sprintf("a%d", i)), User: protocols.UserID(fmt.Sprintf("p%d", i))}
+}
+
+// benchNet is the loopback network with a wake-up channel per patron.
+type benchNet struct {
+	*protocoltest.Loopback
+	wakes map[protocols.Address]chan struct{} // read-only once built
+}
+
+func newBenchNet(patrons int) *benchNet {
+	n := &benchNet{Loopback: protocoltest.NewLoopback("loop"), wakes: make(map[protocols.Address]chan struct{}, patrons)}
+	for i := range patrons {
+		n.wakes[benchPatronAddr(i)] = make(chan struct{}, 1)
+	}
+	return n
+}
+
+func (n *benchNet) factory() protocols.Factory {
+	inner := n.Factory()
+	return func(spec protocols.AccountSpec) (protocols.Adapter, error) {
+		a, err := inner(spec)
+		if err != nil {
+			return nil, err
+		}
+		return benchAdapter{Adapter: a, net: n}, nil
+	}
+}
+
+// benchAdapter is a loopback adapter that also signals the patron it sent
+// to.
+type benchAdapter struct {
+	protocols.Adapter
+	net *benchNet
+}
+
+func (a benchAdapter) Send(ctx context.Context, out protocols.Outbound) error {
+	err := a.Adapter.Send(ctx, out)
+	if err == nil {
+		if ch := a.net.wakes[out.Patron()]; ch != nil {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return err
+}
+
+// benchDaemon is a running owlgate.
+type benchDaemon struct {
+	Addr string // the embedded server's address
+	Net  *benchNet
+	stop func() error
+}
+
+// startBenchDaemon builds and runs owlgate in this process; Stop ends it.
+func startBenchDaemon(dataDir string, o benchOptions, log *slog.Logger) (*benchDaemon, error) {
+	if os.Getenv(benchPasswordEnv) == "" {
+		return nil, fmt.Errorf("%s is not set", benchPasswordEnv)
+	}
+	cfg, err := config.Parse(filepath.Join(dataDir, "owlgate.yaml"), []byte(benchConfigYAML(dataDir, o)))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	n := newBenchNet(o.Operators)
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := daemon.New(ctx, daemon.Options{
+		Config:   cfg,
+		Networks: map[string]protocols.Factory{"loop": n.factory()},
+		Log:      log,
+		Version:  "bench",
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	actx, acancel := context.WithTimeout(ctx, 60*time.Second)
+	addr, err := d.XMPPAddr(actx)
+	acancel()
+	if err != nil {
+		cancel()
+		<-done
+		return nil, fmt.Errorf("xmpp server not listening: %w", err)
+	}
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("owlgate did not stop within 30s")
+		}
+	}
+	return &benchDaemon{Addr: addr.String(), Net: n, stop: stop}, nil
+}
+
+// benchLog is where the bench owlgate logs: warnings and errors to stderr
+// when OWLGATE_TEST_LOG is set, nothing otherwise.
+func benchLog() *slog.Logger {
+	if os.Getenv("OWLGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// benchStart runs a bench owlgate until tb ends.
+func benchStart(tb testing.TB, o benchOptions) *benchDaemon {
+	tb.Helper()
+	if os.Getenv(benchPasswordEnv) == "" {
+		tb.Setenv(benchPasswordEnv, benchPassword)
+	}
+	d, err := startBenchDaemon(tb.TempDir(), o, benchLog())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := d.stop(); err != nil {
+			tb.Errorf("owlgate: %v", err)
+		}
+	})
+	return d
+}
+
+// ---- The operators' client ----
+
+// benchConn is an operator's XMPP connection.
+type benchConn struct {
+	nc  net.Conn // the TCP connection, or TLS over it
+	buf []byte   // read, not yet consumed: buf[r:]
+	r   int
+	wmu sync.Mutex
+	JID string // the bound full JID
+}
+
+// benchDial logs in as user (a bare JID) with PLAIN, over STARTTLS unless
+// plain, binds a resource, fetches the roster, sends initial presence, and
+// returns once the server has handled all of it (a ping's answer).
+func benchDial(addr, user, pass string, plain bool) (*benchConn, error) {
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c := &benchConn{nc: nc, buf: make([]byte, 0, 16<<10)}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := c.login(user, pass, plain); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("%s: %w", user, err)
+	}
+	return c, nil
+}
+
+func (c *benchConn) open() error {
+	if err := c.Write([]byte(`<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`)); err != nil {
+		return err
+	}
+	_, err := c.until("</stream:features>")
+	return err
+}
+
+func (c *benchConn) login(user, pass string, plain bool) error {
+	if err := c.open(); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	if !plain {
+		if err := c.Write([]byte(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)); err != nil {
+			return err
+		}
+		if _, err := c.until("<proceed"); err != nil {
+			return fmt.Errorf("starttls: %w", err)
+		}
+		c.discard(len(c.buf) - c.r)
+		tc := tls.Client(c.nc, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		c.nc = tc
+		if err := c.open(); err != nil {
+			return fmt.Errorf("stream over tls: %w", err)
+		}
+	}
+	local, _, _ := strings.Cut(user, "@")
+	auth := base64.StdEncoding.EncodeToString([]byte("\x00" + local + "\x00" + pass))
+	if err := c.Write([]byte(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + auth + `</auth>`)); err != nil {
+		return err
+	}
+	st, err := c.Next()
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if st.Name != "success" {
+		return fmt.Errorf("auth: %s", st.Raw)
+	}
+	if err := c.open(); err != nil {
+		return fmt.Errorf("stream after auth: %w", err)
+	}
+	if err := c.Write([]byte(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>`)); err != nil {
+		return err
+	}
+	st, err = c.Next()
+	if err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	i, j := strings.Index(st.Raw, "<jid>"), strings.Index(st.Raw, "</jid>")
+	if st.Name != "iq" || i < 0 || j < i {
+		return fmt.Errorf("bind: %s", st.Raw)
+	}
+	c.JID = st.Raw[i+len("<jid>") : j]
+	if err := c.Write([]byte(`<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq><presence/><iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`)); err != nil {
+		return err
+	}
+	for {
+		st, err := c.Next()
+		if err != nil {
+			return fmt.Errorf("initial presence: %w", err)
+		}
+		if st.Name == "iq" && st.ID == "sync" {
+			return nil
+		}
+	}
+}
+
+// Write writes b whole; it may be called from several goroutines.
+func (c *benchConn) Write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// Close closes the connection.
+func (c *benchConn) Close() { c.nc.Close() }
+
+// fill reads more bytes into the buffer.
+func (c *benchConn) fill() error {
+	if c.r > 0 && c.r == len(c.buf) {
+		c.buf, c.r = c.buf[:0], 0
+	} else if c.r > cap(c.buf)/2 {
+		n := copy(c.buf, c.buf[c.r:])
+		c.buf, c.r = c.buf[:n], 0
+	}
+	if len(c.buf) == cap(c.buf) {
+		c.buf = append(c.buf, make([]byte, cap(c.buf))...)[:len(c.buf)]
+	}
+	n, err := c.nc.Read(c.buf[len(c.buf):cap(c.buf)])
+	c.buf = c.buf[:len(c.buf)+n]
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+func (c *benchConn) discard(n int) { c.r += n }
+
+// until reads up to and including marker and consumes it.
+func (c *benchConn) until(marker string) (string, error) {
+	for {
+		if i := bytes.Index(c.buf[c.r:], []byte(marker)); i >= 0 {
+			s := string(c.buf[c.r : c.r+i+len(marker)])
+			c.r += i + len(marker)
+			return s, nil
+		}
+		if err := c.fill(); err != nil {
+			return "", err
+		}
+	}
+}
+
+// benchStanza is a top-level element of the stream, with what the
+// benchmarks look at cut out of it.
+type benchStanza struct {
+	Name string // message, presence, iq, success...
+	From string // bare JID
+	ID   string
+	Type string
+	Body string // unescaped
+	Raw  string
+}
+
+// Next reads the next top-level element. A stream error or the end of the
+// stream is an error.
+func (c *benchConn) Next() (benchStanza, error) {
+	for {
+		st, ok, err := c.parse()
+		if err != nil || ok {
+			return st, err
+		}
+		if err := c.fill(); err != nil {
+			return benchStanza{}, err
+		}
+	}
+}
+
+// parse cuts the next whole element out of the buffer, if there is one.
+// owlgate writes attributes and text escaped, so the first '>' ends a
+// start tag, and a stanza holds no element of its own name.
+func (c *benchConn) parse() (benchStanza, bool, error) {
+	b := c.buf[c.r:]
+	s := 0
+	for s < len(b) && (b[s] == ' ' || b[s] == '\n' || b[s] == '\r' || b[s] == '\t') {
+		s++
+	}
+	if s == len(b) {
+		c.r += s
+		return benchStanza{}, false, nil
+	}
+	if b[s] != '<' {
+		return benchStanza{}, false, fmt.Errorf("stream: unexpected %q", truncate(b[s:], 80))
+	}
+	gt := bytes.IndexByte(b[s:], '>')
+	if gt < 0 {
+		return benchStanza{}, false, nil
+	}
+	gt += s
+	tag := b[s : gt+1]
+	if bytes.HasPrefix(tag, []byte("</stream:stream")) {
+		return benchStanza{}, false, io.EOF
+	}
+	ne := 1
+	for ne < len(tag) && tag[ne] != ' ' && tag[ne] != '>' && tag[ne] != '/' && tag[ne] != '\n' && tag[ne] != '\t' {
+		ne++
+	}
+	name := tag[1:ne]
+	end := gt + 1
+	if tag[len(tag)-2] != '/' {
+		closing := make([]byte, 0, len(name)+3)
+		closing = append(append(append(closing, "</"...), name...), '>')
+		i := bytes.Index(b[gt+1:], closing)
+		if i < 0 {
+			return benchStanza{}, false, nil
+		}
+		end = gt + 1 + i + len(closing)
+	}
+	el := b[s:end]
+	c.r += end
+	st := benchStanza{Name: string(name), Raw: string(el)}
+	if local, ok := bytes.CutPrefix(name, []byte("stream:")); ok {
+		return st, true, fmt.Errorf("stream %s: %s", local, st.Raw)
+	}
+	st.From, _, _ = strings.Cut(benchAttr(tag, "from"), "/")
+	st.ID = benchAttr(tag, "id")
+	st.Type = benchAttr(tag, "type")
+	if i := bytes.Index(el, []byte("<body>")); i >= 0 {
+		if j := bytes.Index(el[i:], []byte("</body>")); j >= 0 {
+			st.Body = benchUnescape(string(el[i+len("<body>") : i+j]))
+		}
+	}
+	return st, true, nil
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// benchAttr returns the value of the attribute name in a start tag.
+func benchAttr(tag []byte, name string) string {
+	for _, q := range []string{`'`, `"`} {
+		key := " " + name + "=" + q
+		if i := bytes.Index(tag, []byte(key)); i >= 0 {
+			v := tag[i+len(key):]
+			if j := bytes.Index(v, []byte(q)); j >= 0 {
+				return benchUnescape(string(v[:j]))
+			}
+		}
+	}
+	return ""
+}
+
+var benchUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&#39;", "'", "&#34;", `"`, "&amp;", "&")
+
+func benchUnescape(s string) string {
+	if strings.IndexByte(s, '&') < 0 {
+		return s
+	}
+	return benchUnescaper.Replace(s)
+}
+
+// benchMessage is a chat message from an operator.
+func benchMessage(dst []byte, to, body string) []byte {
+	dst = append(dst, `<message type='chat' to='`...)
+	dst = append(dst, to...)
+	dst = append(dst, `'><body>`...)
+	dst = append(dst, body...) // the benchmarks' bodies need no escaping
+	return append(dst, `</body></message>`...)
+}
+
+// ---- Operators holding chats ----
+
+// benchChat is an operator holding a chat with their own patron.
+type benchChat struct {
+	I      int
+	Op     *benchConn
+	Guest  string // the patron's JID as the operator sees it, guest-N@localhost
+	Patron *protocoltest.LoopbackPatron
+	Wake   <-chan struct{} // signalled when the patron receives something
+}
+
+// benchOpen logs operator i in, has patron i write, and takes the chat
+// with a reply that the patron receives: what every benchmark starts
+// from. It reads the operator's connection until the reply reached the
+// patron; the caller reads it from then on.
+func benchOpen(ctx context.Context, d *benchDaemon, i int, plain bool) (*benchChat, error) {
+	op, err := benchDial(d.Addr, fmt.Sprintf("op%d@localhost", i), benchPassword, plain)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			op.Close()
+		}
+	}()
+	addr := benchPatronAddr(i)
+	if err := d.Net.WaitOnline(ctx, addr.Account); err != nil {
+		return nil, err
+	}
+	p := d.Net.Patron(addr.Account, addr.User)
+	if err := p.Say(ctx, "hello"); err != nil {
+		return nil, fmt.Errorf("patron %d: %w", i, err)
+	}
+	// The offer: the patron's line, a note, a hint, from the guest's JID.
+	guest := ""
+	for n := 0; n < 3; {
+		st, err := op.Next()
+		if err != nil {
+			return nil, fmt.Errorf("op%d waiting for the offer: %w", i, err)
+		}
+		if st.Name != "message" || !strings.HasPrefix(st.From, "guest-") {
+			continue
+		}
+		if guest == "" {
+			guest = st.From
+			if st.Body != "hello" {
+				return nil, fmt.Errorf("op%d: offer begins with %q", i, st.Body)
+			}
+		}
+		n++
+	}
+	if err := op.Write(benchMessage(nil, guest, "take")); err != nil {
+		return nil, err
+	}
+	wake := d.Net.wakes[addr]
+	for {
+		text, err := benchNextText(ctx, p, wake)
+		if err != nil {
+			return nil, fmt.Errorf("patron %d waiting for the reply: %w", i, err)
+		}
+		if text == "take" {
+			break
+		}
+		return nil, fmt.Errorf("patron %d got %q, not the operator's reply", i, text)
+	}
+	op.nc.SetDeadline(time.Time{})
+	ok = true
+	return &benchChat{I: i, Op: op, Guest: guest, Patron: p, Wake: wake}, nil
+}
+
+// benchEnded is an ended context: Next with it returns at once when the
+// patron has nothing more.
+var benchEnded = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// benchDrain returns the texts the patron received and has not read.
+func benchDrain(p *protocoltest.LoopbackPatron, dst []string) []string {
+	for {
+		text, err := p.Next(benchEnded)
+		if err != nil {
+			return dst
+		}
+		dst = append(dst, text)
+	}
+}
+
+// benchNextText waits for the patron's next text.
+func benchNextText(ctx context.Context, p *protocoltest.LoopbackPatron, wake <-chan struct{}) (string, error) {
+	for {
+		if text, err := p.Next(benchEnded); err == nil {
+			return text, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// benchOpenAll opens n chats, conc at a time.
+func benchOpenAll(tb testing.TB, d *benchDaemon, n, conc int, plain bool) []*benchChat {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	chats := make([]*benchChat, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conc)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			chats[i], errs[i] = benchOpen(ctx, d, i, plain)
+		})
+	}
+	wg.Wait()
+	tb.Cleanup(func() {
+		for _, c := range chats {
+			if c != nil {
+				c.Op.Close()
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatal(err)
+	}
+	return chats
+}
