@@ -3,6 +3,7 @@ module github.com/owlgate/owlgate
 go 1.26.0
 
 require (
+	github.com/ergochat/irc-go v0.5.0
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/sync v0.25.0
 	mellium.im/sasl v0.3.2

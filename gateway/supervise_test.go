@@ -137,15 +137,21 @@ func (h *harness) presence(op routing.OperatorID, show routing.Show) {
 
 func (h *harness) waitState(t *testing.T, st protocols.AccountState) {
 	t.Helper()
+	h.waitStatus(t, "state "+st.String(), func(s AccountStatus) bool { return s.State == st })
+}
+
+// waitStatus waits until the account's status satisfies ok.
+func (h *harness) waitStatus(t *testing.T, what string, ok func(AccountStatus) bool) {
+	t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
 		changed := h.gw.StateChanged()
-		if h.gw.Accounts()[0].State == st {
+		if ok(h.gw.Accounts()[0]) {
 			return
 		}
 		select {
 		case <-timeout:
-			t.Fatalf("account state %s, want %s", h.gw.Accounts()[0].State, st)
+			t.Fatalf("account status %+v: want %s", h.gw.Accounts()[0], what)
 		case <-changed:
 		}
 	}
@@ -241,10 +247,13 @@ func TestBadCredentialsStopRetrying(t *testing.T) {
 		return badCredentials{a}
 	}, func(o *Options) { o.Timers = timers })
 	h.presence("alice@localhost", routing.ShowAvailable)
-	h.waitState(t, protocols.AccountBadCredentials)
+	// The supervisor reports the state again once Run returned, after
+	// counting the failure.
+	h.waitStatus(t, "bad credentials, counted", func(s AccountStatus) bool {
+		return s.State == protocols.AccountBadCredentials && s.Failures == 1
+	})
 	h.post(routing.Tick{})
-	st := h.gw.Accounts()[0]
-	if !strings.Contains(st.LastError, "bad credentials") || st.Failures != 1 {
+	if st := h.gw.Accounts()[0]; !strings.Contains(st.LastError, "bad credentials") {
 		t.Errorf("status: %+v", st)
 	}
 	timers.mu.Lock()

@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/protocols/irc"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -30,7 +31,9 @@ var version = ""
 // networks is the registry of the network adapters this build has, by the
 // `network` key of an account. Each adapter package adds one line here.
 func networks() map[string]protocols.Factory {
-	return map[string]protocols.Factory{}
+	return map[string]protocols.Factory{
+		"irc": irc.New,
+	}
 }
 
 const usage = `owlgate: a chat-reference gateway for libraries

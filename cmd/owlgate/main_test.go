@@ -113,15 +113,15 @@ func TestCheckRefusesNetworkNotInBuild(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "owlgate.yaml")
 	writeConfig(t, cfg, `    accounts:
-      - id: unc-irc
-        network: irc
-        nick: UNCLibrary
+      - id: unc-carrier-pigeon
+        network: pigeon
+        loft: roof
 `)
 	code, _, errs := runCmd("check", "--config", cfg)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, errs)
 	}
-	if !strings.Contains(errs, "owlgate.yaml:21:18: queues[0].accounts[0].network") || !strings.Contains(errs, `"irc" is not available`) {
+	if !strings.Contains(errs, "owlgate.yaml:21:18: queues[0].accounts[0].network") || !strings.Contains(errs, `"pigeon" is not available`) {
 		t.Errorf("error does not place the network: %s", errs)
 	}
 }
