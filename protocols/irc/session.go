@@ -641,6 +641,11 @@ func (s *session) pollLoop(interval time.Duration) {
 	}
 }
 
+// isonMaxNicks is the most nicks in one ISON query: servers read at most
+// 15 parameters of a line (RFC 1459 2.3), so ngircd answered only the first
+// 15 nicks of a longer query, and the rest looked as if they had quit.
+const isonMaxNicks = 15
+
 // poll sends ISON queries for the patrons active lately (most recent
 // first) and rejoins channels we were kicked from, as far as the token
 // bucket has room without waiting: polling never delays answers.
@@ -668,7 +673,7 @@ func (s *session) poll() {
 	for len(nicks) > 0 {
 		var q []string
 		n := 0
-		for len(nicks) > 0 && (len(q) == 0 || n+1+len(nicks[0]) <= 400) {
+		for len(nicks) > 0 && (len(q) == 0 || n+1+len(nicks[0]) <= 400 && len(q) < isonMaxNicks) {
 			n += 1 + len(nicks[0])
 			q = append(q, nicks[0])
 			nicks = nicks[1:]
