@@ -36,12 +36,13 @@ import (
 // owlgate's.
 //
 // The patrons are loopback patrons read with LoopbackPatron.Next, but not
-// waited for inside Next: the loopback network wakes every goroutine
-// waiting in Next on any message to any patron, which with a thousand
-// patrons costs more than owlgate. The loopback adapters are wrapped so
-// that a send to a patron also signals that patron's own channel; the
-// patron then drains Next with an ended context (which returns at once
-// when nothing is left).
+// waited for inside Next: the loopback adapters are wrapped so that a send
+// to a patron also signals that patron's own channel, and the patron then
+// drains Next with an ended context (which returns at once when nothing is
+// left), answering all it got in one go. (The loopback network once woke
+// every goroutine waiting in any patron's Next at each message, which with
+// a thousand patrons cost more than owlgate; it now wakes only that
+// patron's.)
 
 // benchPassword is every bench operator's password, given to the config
 // as ${OWLGATE_BENCH_PW}.

@@ -13,7 +13,8 @@
 // sent, sent in order by one sender per account, retried with backoff while
 // the failure is retryable, and reported to the operator as "message not
 // received" when they fail for good or for too long. After a restart the
-// outbox is sent again.
+// outbox is sent again. Delivered messages leave the outbox with the next
+// batch the loop writes (see doneQueue in sender.go), not one batch each.
 //
 // An account's adapter runs while its queue is online and for a grace period
 // after it went offline, restarted with backoff when it fails and stopped for

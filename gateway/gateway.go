@@ -83,11 +83,17 @@ type Gateway struct {
 	byQueue  map[routing.QueueID][]*account
 	guests   *guestCache
 	timers   Timers
-	outSeq   uint64 // owned by the loop
+	outSeq   uint64    // owned by the loop
+	done     doneQueue // delivered messages, for the loop to remove from the outbox
 
 	stateMu sync.Mutex
 	stateCh chan struct{} // closed at an account's state change
+
+	loopDone chan struct{} // closed when the event loop has ended
 }
+
+// errStopped is returned to events posted after the event loop ended.
+var errStopped = errors.New("gateway: stopped")
 
 // systemClock is the real clock.
 type systemClock struct{}
@@ -127,6 +133,7 @@ func New(opts Options) (*Gateway, error) {
 		guests:   newGuestCache(opts.Store, 100_000),
 		timers:   opts.Timers,
 		stateCh:  make(chan struct{}),
+		loopDone: make(chan struct{}),
 		outSeq:   uint64(time.Now().UnixNano()),
 	}
 	for _, spec := range opts.Accounts {
@@ -172,7 +179,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.log.Info("gateway starting", "open_chats", len(state.Chats), "unsent", len(pending), "accounts", len(g.accounts))
 
 	grp, ctx := errgroup.WithContext(ctx)
-	grp.Go(func() error { return g.loop(ctx, engine) })
+	grp.Go(func() error {
+		defer close(g.loopDone)
+		return g.loop(ctx, engine)
+	})
 	for _, a := range g.accounts {
 		grp.Go(func() error { return a.supervise(ctx) })
 		grp.Go(func() error { return a.sendLoop(ctx) })
@@ -227,11 +237,21 @@ func (g *Gateway) handle(ctx context.Context, ev routing.Event) (*store.Commit, 
 	case g.events <- envelope{ev: ev, done: done}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-g.loopDone:
+		return nil, errStopped
 	}
 	select {
 	case c := <-done:
 		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-g.loopDone:
+		// The loop answers before it ends: an answer may be waiting.
+		select {
+		case c := <-done:
+			return c, nil
+		default:
+		}
+		return nil, errStopped
 	}
 }

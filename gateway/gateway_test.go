@@ -319,3 +319,62 @@ func TestStanzaID(t *testing.T) {
 		t.Errorf("two outbound ids are equal: %q", a)
 	}
 }
+
+// TestDeliveredLeaveOutbox: delivered messages leave the outbox while the
+// gateway runs, though no later event writes a batch to take them along
+// (the loop submits them on its own), and none is left at a clean
+// shutdown.
+func TestDeliveredLeaveOutbox(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	path := filepath.Join(t.TempDir(), "owlgate.db")
+	h := start(t, net, path, nil)
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	patron := net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	guest := routing.GuestPeer(routing.GuestID(offer.From.ID))
+	const n = 20
+	for i := range n {
+		h.post(routing.OperatorMessage{From: "alice@localhost", To: guest, Text: fmt.Sprint("answer ", i)})
+	}
+	for i := range n {
+		if got, err := patron.Next(h.ctx()); err != nil || got != fmt.Sprint("answer ", i) {
+			t.Fatalf("patron received %q, %v", got, err)
+		}
+	}
+	// Nothing else happens: the loop removes them on its own.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := h.st.PendingOutbound(h.ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d delivered messages still in the outbox", len(pending))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// A last one, delivered just before a clean shutdown.
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: guest, Text: "bye"})
+	if got, err := patron.Next(h.ctx()); err != nil || got != "bye" {
+		t.Fatalf("patron received %q, %v", got, err)
+	}
+	h.stop()
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if pending, err := st.PendingOutbound(context.Background()); err != nil || len(pending) != 0 {
+		t.Errorf("after a clean shutdown: %d messages in the outbox, %v", len(pending), err)
+	}
+}

@@ -22,6 +22,8 @@ type envelope struct {
 func (g *Gateway) loop(ctx context.Context, engine *routing.Engine) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	doneWake := g.done.wake()
+	defer g.done.close(g.opts.Store)
 	for {
 		g.resetTimer(timer, engine)
 		select {
@@ -34,6 +36,11 @@ func (g *Gateway) loop(ctx context.Context, engine *routing.Engine) error {
 			}
 		case <-timer.C:
 			g.execute(engine.Handle(routing.Tick{}))
+		case <-doneWake:
+			// Delivered messages that no event's batch took along.
+			if ids := g.done.take(); len(ids) > 0 {
+				g.opts.Store.Submit(store.Batch{Done: ids})
+			}
 		}
 	}
 }
@@ -93,6 +100,8 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 	}
 	var commit *store.Commit
 	if !batch.Empty() {
+		// Delivered messages go along (see doneQueue).
+		batch.Done = g.done.take()
 		commit = g.opts.Store.Submit(batch)
 	}
 	for _, job := range sends {

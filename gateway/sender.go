@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/owlgate/owlgate/protocols"
@@ -92,7 +93,7 @@ func (a *account) sendRecorded(ctx context.Context, job outJob) error {
 	for {
 		err := a.sendOnce(ctx, rec)
 		if err == nil {
-			a.g.opts.Store.Submit(store.Batch{Done: []protocols.MessageID{rec.ID}})
+			a.g.done.add(a.g.opts.Store, rec.ID)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -141,4 +142,76 @@ func (a *account) sendOnce(ctx context.Context, rec store.Outbound) error {
 		}
 	}
 	return nil
+}
+
+// doneQueue gathers the ids of messages delivered to patrons, to be
+// removed from the outbox. Rather than one batch per message, the event
+// loop adds them to the next batch it writes anyway, or, when it has none
+// to write, submits them on its own (wake); so under load they cost no
+// batch of their own. A message is added only once its adapter took it, so
+// nothing undelivered is ever removed; one delivered shortly before a crash
+// may still be in the outbox and be sent again at the next start, which the
+// outbox allows anyway (it is at least once). Once the loop has ended, ids
+// go to the store at once, so a clean shutdown (the store is closed after
+// Run returned) leaves no delivered message in the outbox.
+type doneQueue struct {
+	mu     sync.Mutex
+	ids    []protocols.MessageID
+	closed bool          // the loop ended: submit at once
+	wakeCh chan struct{} // signalled when ids becomes non-empty
+}
+
+// wake returns the channel signalled when ids are waiting.
+func (q *doneQueue) wake() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.wakeCh == nil {
+		q.wakeCh = make(chan struct{}, 1)
+	}
+	return q.wakeCh
+}
+
+// add queues the id of a delivered message.
+func (q *doneQueue) add(st store.Store, id protocols.MessageID) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		st.Submit(store.Batch{Done: []protocols.MessageID{id}})
+		return
+	}
+	q.ids = append(q.ids, id)
+	first := len(q.ids) == 1
+	if q.wakeCh == nil {
+		q.wakeCh = make(chan struct{}, 1)
+	}
+	wake := q.wakeCh
+	q.mu.Unlock()
+	if first {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take returns the ids queued so far and empties the queue.
+func (q *doneQueue) take() []protocols.MessageID {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := q.ids
+	q.ids = nil
+	return ids
+}
+
+// close submits what is queued and makes later ids go to the store at
+// once. The loop calls it when it ends.
+func (q *doneQueue) close(st store.Store) {
+	q.mu.Lock()
+	q.closed = true
+	ids := q.ids
+	q.ids = nil
+	q.mu.Unlock()
+	if len(ids) > 0 {
+		st.Submit(store.Batch{Done: ids})
+	}
 }

@@ -81,7 +81,10 @@ func (c *chat) eachLine(f func(*Line)) {
 	}
 }
 
-// addLine records a new line of c: it is kept, counted, and saved.
+// addLine records a new line of c: it is kept, counted, and saved. The
+// line alone does not make the record dirty: the record's Lines and
+// LastActivity follow from the saved line (the store derives them for
+// open chats), so a line costs no SaveChat.
 func (e *Engine) addLine(c *chat, src LineSource, op OperatorID, text string, atts []protocols.Attachment) {
 	l := Line{N: c.rec.Lines, At: e.now, From: src, Operator: op, Text: text, Attachments: atts}
 	c.rec.Lines++
@@ -93,7 +96,6 @@ func (e *Engine) addLine(c *chat, src LineSource, op OperatorID, text string, at
 		c.first = (c.first + 1) % len(c.lines)
 	}
 	e.out = append(e.out, Action{Kind: SaveLine, Chat: c.rec.ID, Line: l})
-	e.markDirty(c)
 }
 
 // setPlace moves c to queue q (nil when it ends) with status st, keeping
@@ -271,6 +273,7 @@ func (e *Engine) sendPatron(c *chat, o *operator, id protocols.MessageID, text s
 	e.addLine(c, FromOperator, o.id, text, atts)
 	if c.rec.FirstAnswer.IsZero() {
 		c.rec.FirstAnswer = e.now
+		e.markDirty(c)
 	}
 }
 

@@ -105,9 +105,17 @@
 // chat for /history, transfers and re-offers. Attachments travel with lines
 // and to patrons as Attachments; to operators, each attachment's URL is
 // appended to the text on its own line (SendOperator has no attachments).
-// Whenever a chat's record changes (including its Lines count and
-// LastActivity after a new line), one [SaveChat] with the whole record is
-// emitted after the event's other actions.
+// Whenever a chat's record changes other than by a new line (it opens, is
+// claimed, transferred, waits again, changes queue, holder or status, its
+// first answer, the offline message sent, its end), one [SaveChat] with the
+// whole record, current Lines and LastActivity included, is emitted after
+// the event's other actions. A new line alone emits only its SaveLine: the
+// record's Lines and LastActivity follow from its lines, so state that can
+// be derived is not written twice. A stored open chat's record may thus
+// hold an older Lines and LastActivity than its lines say; the store
+// derives them from the lines when it loads open chats (see
+// [ChatRecord.Lines]). An ended chat's last SaveChat carries the true
+// values.
 //
 // Times in text for operators ("[15:04] guest-1042: hi") are in the
 // location of the clock's times; durations are written like "30m" or

@@ -69,7 +69,8 @@ func New(cfg Config, clock Clock, st State) (*Engine, error) {
 // Handle applies one event and returns what the gateway must do, in order.
 // The returned slice (and its backing array) is reused by the next call to
 // Handle: use or copy it before calling Handle again. Records (SaveChat)
-// come after the other actions of the event, one per chat that changed.
+// come after the other actions of the event, one per chat whose record
+// changed other than by new lines.
 func (e *Engine) Handle(ev Event) []Action {
 	clear(e.out)
 	e.out = e.out[:0]
@@ -111,6 +112,9 @@ func (e *Engine) flush() {
 	e.dirty = e.dirty[:0]
 }
 
+// markDirty records that c's record changed in this Handle, other than its
+// Lines and LastActivity (which follow from its lines): it is saved at the
+// end of the event.
 func (e *Engine) markDirty(c *chat) {
 	if !c.dirty {
 		c.dirty = true

@@ -21,6 +21,7 @@ func (e *Engine) route(c *chat, preface, header string) {
 		e.extend(c, len(chain)-1, "", "")
 		if !c.rec.OfflineNotified {
 			c.rec.OfflineNotified = true
+			e.markDirty(c)
 			e.sendPatron(c, nil, "", c.origin.offline, nil)
 		}
 		return

@@ -145,8 +145,7 @@ func TestFirstReplyWins(t *testing.T) {
 			step{after: time.Minute, ev: say("pat", "thanks"), want: lines(sendOp(bob, pat, "thanks"))},
 			step{after: time.Minute, ev: reply(bob, pat, "you're welcome"), persist: true, want: lines(
 				`send-patron pat: "you're welcome"`,
-				`save-line #1.3 bob@unc: "you're welcome"`,
-				"save-chat #1 held reference op=bob@unc lines=4 answered@15:04:30")},
+				`save-line #1.3 bob@unc: "you're welcome"`)},
 			step{ev: reply(alice, pat, "me too"), want: lines(noticeTo(alice, pat, "Not delivered: Bob has this chat."))},
 		)},
 		{name: "operator attachments reach the patron", steps: steps(
@@ -284,6 +283,16 @@ func TestHolderOfflineReoffers(t *testing.T) {
 				noticeTo(bob, pat, conv+"\n[15:04] owlgate: "+offlineRef),
 				noticeTo(bob, pat, "guest-1001 · irc · Reference (UNC) — waiting again"),
 				noticeTo(bob, pat, textHint))},
+		)},
+		{name: "the offline message to a chat waiting where it was: saved", steps: steps(
+			setupStep(up(alice), say("pat", "hi")),
+			// Still waiting on its home queue: only OfflineNotified
+			// changes, and the record is saved for it.
+			step{ev: down(alice), persist: true, want: lines(
+				"queue-presence reference offline",
+				toPatron("pat", offlineRef),
+				`save-line #1.1 system: "`+offlineRef+`"`,
+				"save-chat #1 waiting reference lines=2 offline-notified")},
 		)},
 		{name: "all offered operators of a waiting chat go away", steps: steps(
 			setupStep(up(alice), up(carol), say("pat", "hi")),

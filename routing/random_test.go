@@ -90,9 +90,59 @@ func checkInvariants(t *testing.T, e *Engine, when string) {
 	}
 }
 
+// persisted is what a store keeps of the engine's SaveChat and SaveLine
+// actions, as far as open chats go: each chat's last saved record and its
+// newest saved line.
+type persisted struct {
+	records map[ChatID]ChatRecord
+	newest  map[ChatID]Line
+}
+
+func (p *persisted) apply(as []Action) {
+	for _, a := range as {
+		switch a.Kind {
+		case SaveChat:
+			if a.Record.Status == ChatEnded {
+				delete(p.records, a.Chat)
+				delete(p.newest, a.Chat)
+				continue
+			}
+			p.records[a.Chat] = a.Record
+		case SaveLine:
+			if l, ok := p.newest[a.Chat]; !ok || a.Line.N >= l.N {
+				p.newest[a.Chat] = a.Line
+			}
+		}
+	}
+}
+
+// check compares the open chats' records, with Lines and LastActivity
+// derived from their newest line as the store does, with the engine's.
+func (p *persisted) check(t *testing.T, e *Engine, when string) {
+	t.Helper()
+	st := e.Snapshot()
+	if len(st.Chats) != len(p.records) {
+		t.Fatalf("%s: %d open chats saved, %d open", when, len(p.records), len(st.Chats))
+	}
+	for _, c := range st.Chats {
+		r, ok := p.records[c.Record.ID]
+		if !ok {
+			t.Fatalf("%s: open chat %d never saved", when, c.Record.ID)
+		}
+		if l, ok := p.newest[r.ID]; ok && l.N >= r.Lines {
+			r.Lines, r.LastActivity = l.N+1, l.At
+		}
+		if r != c.Record {
+			t.Fatalf("%s: chat %d saved and derived:\n%+v\nthe engine's:\n%+v", when, r.ID, r, c.Record)
+		}
+	}
+}
+
 // TestRandomScenarios drives random events and checks, after each, the
-// invariants, that a rebuilt engine has the same snapshot, and that two
-// engines fed the same events emit the same actions.
+// invariants, that what was saved (records, and Lines and LastActivity
+// derived from the lines) is the engine's state, that a rebuilt engine has
+// the same snapshot, and that two engines fed the same events emit the
+// same actions.
 func TestRandomScenarios(t *testing.T) {
 	ops := []OperatorID{alice, bob, erin, carol, dave, "mallory@evil"}
 	users := []protocols.UserID{"pat", "sam", "kim"}
@@ -107,6 +157,7 @@ func TestRandomScenarios(t *testing.T) {
 		cfg.ContextLines = 4
 		a, _ := New(cfg, clockA, State{})
 		b, _ := New(cfg, clockB, State{})
+		saved := &persisted{records: map[ChatID]ChatRecord{}, newest: map[ChatID]Line{}}
 		for i := range 400 {
 			var ev Event
 			guest := func() GuestID {
@@ -138,12 +189,15 @@ func TestRandomScenarios(t *testing.T) {
 				clockB.t = clockB.t.Add(d)
 				ev = Tick{}
 			}
-			ra := render(a.Handle(ev), true)
+			acts := a.Handle(ev)
+			saved.apply(acts)
+			ra := render(acts, true)
 			rb := render(b.Handle(ev), true)
 			if !reflect.DeepEqual(ra, rb) {
 				t.Fatalf("seed %d step %d: engines differ:\n%v\n%v", seed, i, ra, rb)
 			}
 			checkInvariants(t, a, "after a step")
+			saved.check(t, a, "after a step")
 			if d, ok := a.NextDeadline(); ok && d.Before(clockA.t) {
 				t.Fatalf("seed %d step %d: deadline %v in the past", seed, i, d)
 			}

@@ -49,10 +49,14 @@ type ChatRecord struct {
 	// last operator who held it.
 	Operator OperatorID
 
-	Started      time.Time
-	FirstAnswer  time.Time // zero: never answered
-	Ended        time.Time // zero: still open
-	LastActivity time.Time // last line from either side, for the idle timeout
+	Started     time.Time
+	FirstAnswer time.Time // zero: never answered
+	Ended       time.Time // zero: still open
+	// LastActivity is the time of the last line from either side (the
+	// start, before any), for the idle timeout. A new line changes it
+	// without a SaveChat: for open chats the store derives it from the
+	// stored lines (see Lines).
+	LastActivity time.Time
 
 	Transfers int
 	EndReason EndReason
@@ -66,7 +70,12 @@ type ChatRecord struct {
 	// message in this chat, so that they get it once.
 	OfflineNotified bool
 
-	// Lines counts the lines of the chat so far; the next line's N.
+	// Lines counts the lines of the chat so far; the next line's N. A new
+	// line changes it (and LastActivity) without a SaveChat: for open chats
+	// the store derives both from the stored lines (Lines is one more than
+	// the newest line's N, LastActivity that line's time, when the line is
+	// newer than what the record says); an ended chat's record holds the
+	// true values.
 	Lines int
 }
 

@@ -102,6 +102,15 @@ func TestTransferToOperator(t *testing.T) {
 				noticeTo(erin, pat, "Transferred from Reference (UNC) by Alice. Conversation so far:\n[15:04] guest-1001: hi"),
 				noticeTo(erin, pat, textYouHoldIt),
 				toPatron("pat", textTransferPatron))},
+			// Their first answer is the chat's: the record is saved for
+			// it, not only the line.
+			step{after: time.Minute, ev: reply(erin, pat, "erin here"), persist: true, want: lines(
+				`send-patron pat: "erin here"`,
+				`save-line #1.2 erin@unc: "erin here"`,
+				"save-chat #1 held reference op=erin@unc lines=3 transfers=1 answered@15:05:00")},
+			step{after: time.Minute, ev: reply(erin, pat, "anything else?"), persist: true, want: lines(
+				`send-patron pat: "anything else?"`,
+				`save-line #1.3 erin@unc: "anything else?"`)},
 		)},
 		{name: "refused when they are not available", steps: steps(
 			heldByAlice(pres(bob, "pc", ShowAway)),

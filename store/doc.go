@@ -9,7 +9,10 @@
 //     account, user). Numbers start at 1001 (guest-1001), are assigned once,
 //     and are never reused nor derived from the patron's handle.
 //   - chats: every chat's record ([routing.ChatRecord]), open or ended: the
-//     history export and the statistics read them.
+//     history export and the statistics read them. An open chat's stored
+//     Lines and LastActivity may be older than its lines: the engine saves
+//     a new line without the record, and [SQLite.Load] derives both from
+//     the newest stored line. An ended chat's record holds the true values.
 //   - lines: the lines of open chats, and of ended chats whose queue keeps
 //     transcripts.
 //   - outbound: messages to patrons recorded before they are sent and not
@@ -39,6 +42,22 @@
 // same writer, so a new guest id is durable when Guest returns. Reads use a
 // pool of read-only connections and see every batch whose commit finished
 // with nil.
+//
+// # Checkpoints
+//
+// No commit checkpoints the write-ahead log (wal_autocheckpoint=0: SQLite's
+// automatic checkpoint would run inside the commit that crosses its
+// threshold and hold up that group by milliseconds). Instead, every second
+// ([WithCheckpointInterval]) and whenever the writer has written about
+// 1,000 pages to the log, a goroutine of the store runs a passive
+// checkpoint on a connection of its own, which copies the log into the
+// database file while the writer goes on committing; then the writer,
+// between two groups, checkpoints what was committed meanwhile (a few
+// pages), so that its next transaction starts the log over. The -wal file
+// thus stays a few megabytes large and is written in place (an fsync of a
+// file that grew costs a journal commit more). Checkpoints change nothing
+// of durability. [SQLite.Close] ends with a truncating checkpoint, which
+// empties the log.
 //
 // # Transcripts
 //

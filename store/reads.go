@@ -15,10 +15,16 @@ import (
 // see every batch whose commit has finished with nil.
 
 const (
+	// Each open chat with its newest line's number and time (NULL when it
+	// has none), from which Lines and LastActivity are derived: the
+	// engine does not save the record for a new line.
 	sqlOpenChats = `
-SELECT id, status, origin, queue, library, network, account, user, guest, operator,
-	started, first_answer, ended, last_activity, transfers, end_reason, transcript, offline_notified, lines
-FROM chats WHERE status <> 3 ORDER BY id`
+SELECT c.id, c.status, c.origin, c.queue, c.library, c.network, c.account, c.user, c.guest, c.operator,
+	c.started, c.first_answer, c.ended, c.last_activity, c.transfers, c.end_reason, c.transcript,
+	c.offline_notified, c.lines, l.n, l.at
+FROM chats c
+LEFT JOIN lines l ON l.chat = c.id AND l.n = (SELECT max(n) FROM lines WHERE chat = c.id)
+WHERE c.status <> 3 ORDER BY c.id`
 
 	sqlLastLines = `
 SELECT n, at, source, operator, text, attachments
@@ -59,6 +65,13 @@ func (s *SQLite) readTx(ctx context.Context, what string) (*sql.Tx, error) {
 // (1 for an empty store). Records and lines come back as [NormalRecord] and
 // [NormalLine] return them; a chat without lines has nil Lines, and a store
 // without open chats gives nil Chats.
+//
+// A record's Lines and LastActivity are derived from the chat's stored
+// lines, since the engine saves a new line without its record (see
+// [routing.ChatRecord.Lines]): when the chat's newest stored line (the
+// greatest N) is not older than the record's count (N >= Lines), Lines is
+// N+1 and LastActivity that line's time; otherwise the record's own values
+// stand.
 func (s *SQLite) Load(ctx context.Context, contextLines int) (routing.State, error) {
 	var st routing.State
 	tx, err := s.readTx(ctx, "load")
@@ -173,7 +186,8 @@ func (s *SQLite) PendingOutbound(ctx context.Context) ([]Outbound, error) {
 	return out, nil
 }
 
-// scanChat reads one row of sqlOpenChats.
+// scanChat reads one row of sqlOpenChats, deriving Lines and LastActivity
+// from the newest line (see Load).
 func scanChat(rows *sql.Rows) (routing.ChatRecord, error) {
 	var (
 		r                                                  routing.ChatRecord
@@ -181,11 +195,16 @@ func scanChat(rows *sql.Rows) (routing.ChatRecord, error) {
 		origin, queue, library, network, acct, user        string
 		guest, operator, endReason                         string
 		started, firstAnswer, ended, lastActivity          sql.NullInt64
+		newestN, newestAt                                  sql.NullInt64
 	)
 	err := rows.Scan(&id, &status, &origin, &queue, &library, &network, &acct, &user, &guest, &operator,
-		&started, &firstAnswer, &ended, &lastActivity, &transfers, &endReason, &transcript, &notified, &lines)
+		&started, &firstAnswer, &ended, &lastActivity, &transfers, &endReason, &transcript, &notified, &lines,
+		&newestN, &newestAt)
 	if err != nil {
 		return r, err
+	}
+	if newestN.Valid && newestN.Int64 >= lines {
+		lines, lastActivity = newestN.Int64+1, newestAt
 	}
 	r = routing.ChatRecord{
 		ID:              routing.ChatID(id),

@@ -95,11 +95,18 @@ CREATE TABLE offline (
 );
 CREATE INDEX offline_jid ON offline (jid, seq);
 `,
+	// 3: no index on outbound (created, id). Each message to a patron is
+	// inserted and deleted again within moments; the index cost a b-tree
+	// write each time, for the one read that sorts by it, PendingOutbound
+	// at start, of an outbox that is small.
+	`
+DROP INDEX outbound_created;
+`,
 }
 
 // SchemaVersion is the schema version this build of owlgate writes: the
 // number of migrations it knows (a test checks that they agree).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // ErrSchemaTooNew is returned by [OpenSQLite] for a database written by a
 // newer owlgate, whose schema this build does not know.

@@ -502,10 +502,11 @@ func TestPragmas(t *testing.T) {
 	check := func(name string, conn *sql.Conn) {
 		t.Helper()
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal",
-			"synchronous":  "2", // FULL
-			"foreign_keys": "1",
-			"busy_timeout": "10000",
+			"journal_mode":       "wal",
+			"synchronous":        "2", // FULL
+			"foreign_keys":       "1",
+			"busy_timeout":       "10000",
+			"wal_autocheckpoint": "0",
 		} {
 			var got string
 			if err := conn.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
@@ -536,6 +537,12 @@ func TestPragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("writer", c)
+	for pragma, want := range map[string]string{"temp_store": "2", "cache_size": "-16384"} {
+		var got string
+		if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
+			t.Errorf("writer: PRAGMA %s = %q, %v; want %q", pragma, got, err, want)
+		}
+	}
 	c.Close()
 }
 
@@ -609,5 +616,172 @@ func TestConcurrentUse(t *testing.T) {
 		if c.Record.Lines != events || !reflect.DeepEqual(c.Lines, normalLines(events-3, events)) {
 			t.Errorf("chat %d: Lines %d, last lines %+v", c.Record.ID, c.Record.Lines, c.Lines)
 		}
+	}
+}
+
+// TestLoadDerivesLinesAndLastActivity: the engine saves a new line without
+// its chat's record, so Load takes an open chat's Lines and LastActivity
+// from its newest line when that is newer than the record.
+func TestLoadDerivesLinesAndLastActivity(t *testing.T) {
+	s, _ := openTemp(t)
+
+	stale := record(1) // saved at its first line, then lines 1..4 alone
+	stale.Lines = 1
+	stale.LastActivity = line(0).At
+	submitWait(t, s, Batch{Chats: []routing.ChatRecord{stale}, Lines: linesOf(1, 0, 1)})
+	for n := 1; n < 5; n++ {
+		submitWait(t, s, Batch{Lines: linesOf(1, n, n+1)})
+	}
+
+	ahead := record(2) // the record counts more than is stored: it stands
+	ahead.Lines = 7
+	noLines := record(3) // no line at all: the record stands
+	noLines.Lines = 0
+	current := record(4) // saved with its last line: equal
+	current.Lines = 3
+	current.LastActivity = line(2).At
+	submitWait(t, s, Batch{Chats: []routing.ChatRecord{ahead, noLines, current},
+		Lines: append(linesOf(2, 0, 3), linesOf(4, 0, 3)...)})
+
+	// An ended chat's record is what it says (and is not loaded).
+	ended := record(5)
+	ended.Status = routing.ChatEnded
+	ended.Transcript = true
+	ended.Ended = t0.Add(time.Hour)
+	ended.Lines = 2
+	submitWait(t, s, Batch{Chats: []routing.ChatRecord{ended}, Lines: linesOf(5, 0, 4)})
+
+	derived := stale
+	derived.Lines = 5
+	derived.LastActivity = line(4).At
+	want := routing.State{Chats: []routing.ChatSnapshot{
+		{Record: NormalRecord(derived), Lines: normalLines(2, 5)},
+		{Record: NormalRecord(ahead), Lines: normalLines(0, 3)},
+		{Record: NormalRecord(noLines)},
+		{Record: NormalRecord(current), Lines: normalLines(0, 3)},
+	}, NextChat: 6}
+	if st := mustLoad(t, s, 3); !reflect.DeepEqual(st, want) {
+		t.Errorf("Load:\n got %+v\nwant %+v", st, want)
+	}
+}
+
+// TestDoneGroupedInOrder: a group's done messages are deleted together (in
+// statements of up to 1<<maxRowsLog ids), yet in the order of the batches
+// with respect to the outbound messages they touch.
+func TestDoneGroupedInOrder(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	mk := func(id string) Outbound {
+		return Outbound{ID: protocols.MessageID(id), Chat: 1, To: addr("p"), Text: "reply " + id, Created: t0}
+	}
+	const many = 3<<maxRowsLog + 13 // several statements and a remainder
+	var all []Outbound
+	for i := range many {
+		all = append(all, mk(fmt.Sprintf("m%03d", i)))
+	}
+	submitWait(t, s, Batch{Outbound: append(all, mk("again"), mk("gone"))})
+
+	groups, release := holdWriter(s)
+	defer release()
+	held := s.Submit(Batch{Outbound: []Outbound{mk("held")}}) // the held group
+	if n := <-groups; n != 1 {
+		t.Fatalf("first group has %d batches", n)
+	}
+	// One group: every m but m000 done, one a batch; "again" done then
+	// recorded anew (it stays); "late" recorded then done (it goes).
+	var commits []*Commit
+	for i := 1; i < many; i++ {
+		commits = append(commits, s.Submit(Batch{Done: []protocols.MessageID{all[i].ID}}))
+	}
+	commits = append(commits,
+		s.Submit(Batch{Done: []protocols.MessageID{"again", "gone", "unknown"}}),
+		s.Submit(Batch{Outbound: []Outbound{mk("again"), mk("late")}}),
+		s.Submit(Batch{Done: []protocols.MessageID{"late"}}),
+	)
+	release()
+	wait(t, held)
+	for _, c := range commits {
+		wait(t, c)
+	}
+	if n := <-groups; n != len(commits) {
+		t.Errorf("second group has %d batches, want %d", n, len(commits))
+	}
+	got, err := s.PendingOutbound(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Outbound{NormalOutbound(mk("again")), NormalOutbound(mk("held")), NormalOutbound(all[0])}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("PendingOutbound:\n got %+v\nwant %+v", got, want)
+	}
+	// Many done in one batch, too.
+	var ids []protocols.MessageID
+	for _, o := range got {
+		ids = append(ids, o.ID)
+	}
+	submitWait(t, s, Batch{Done: ids})
+	if got, err := s.PendingOutbound(ctx); err != nil || got != nil {
+		t.Fatalf("after all done: %+v, %v", got, err)
+	}
+}
+
+// TestLinesGroupedInOrder: a group's lines are written together (in
+// statements of up to 1<<maxRowsLog lines), yet as the batches would be
+// one after the other: a record ending a chat without transcript deletes
+// the lines before it and keeps out those after it, and a line written
+// again replaces the earlier one, even within one statement.
+func TestLinesGroupedInOrder(t *testing.T) {
+	s, _ := openTemp(t)
+	drop, keep, many := record(1), record(2), record(3)
+	keep.Transcript = true
+	submitWait(t, s, Batch{Chats: []routing.ChatRecord{drop, keep, many}})
+
+	groups, release := holdWriter(s)
+	defer release()
+	held := s.Submit(Batch{Lines: linesOf(2, 0, 1)})
+	if n := <-groups; n != 1 {
+		t.Fatalf("first group has %d batches", n)
+	}
+	edited := line(1)
+	edited.Text = "edited"
+	edited.Attachments = nil
+	ended := drop
+	ended.Status, ended.Ended, ended.EndReason, ended.Lines = routing.ChatEnded, t0.Add(time.Hour), routing.EndIdle, 3
+	const n = 3<<maxRowsLog + 5
+	commits := []*Commit{
+		s.Submit(Batch{Lines: linesOf(1, 0, 3)}),
+		s.Submit(Batch{Lines: linesOf(2, 1, 3)}),
+		s.Submit(Batch{Lines: []ChatLine{{Chat: 2, Line: edited}}}), // replaces line 1 of chat 2
+		s.Submit(Batch{Lines: linesOf(3, 0, n)}),
+		s.Submit(Batch{Chats: []routing.ChatRecord{ended}}), // deletes chat 1's lines 0..2
+		s.Submit(Batch{Lines: linesOf(1, 3, 4)}),            // too late: not stored
+		s.Submit(Batch{Lines: linesOf(2, 3, 5)}),
+	}
+	release()
+	wait(t, held)
+	for _, c := range commits {
+		wait(t, c)
+	}
+	if g := <-groups; g != len(commits) {
+		t.Errorf("second group has %d batches, want %d", g, len(commits))
+	}
+	if ls := mustLines(t, s, 1); ls != nil {
+		t.Errorf("chat ended without transcript has %d lines", len(ls))
+	}
+	want := normalLines(0, 5)
+	want[1] = NormalLine(edited)
+	if ls := mustLines(t, s, 2); !reflect.DeepEqual(ls, want) {
+		t.Errorf("chat 2 lines:\n got %+v\nwant %+v", ls, want)
+	}
+	if ls := mustLines(t, s, 3); !reflect.DeepEqual(ls, normalLines(0, n)) {
+		t.Errorf("chat 3: %d lines, want %d in order", len(ls), n)
+	}
+
+	// A line written twice in one statement: the later one stays.
+	twice := line(9)
+	twice.Text = "second"
+	submitWait(t, s, Batch{Lines: []ChatLine{{Chat: 3, Line: line(9)}, {Chat: 3, Line: twice}}})
+	if ls := mustLines(t, s, 3); ls[9].Text != "second" {
+		t.Errorf("line written twice in a batch: %q", ls[9].Text)
 	}
 }

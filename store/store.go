@@ -23,7 +23,10 @@ type Store interface {
 	Submit(b Batch) *Commit
 
 	// Load returns what the engine is rebuilt from: every chat not ended,
-	// with its last contextLines lines, and the next chat id.
+	// with its last contextLines lines, and the next chat id. An open
+	// chat's Lines and LastActivity are derived from its stored lines when
+	// they are newer than its stored record (the engine saves a new line
+	// without the record).
 	Load(ctx context.Context, contextLines int) (routing.State, error)
 
 	// Lines returns every stored line of a chat, in order: an open chat's,

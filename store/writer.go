@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/owlgate/owlgate/protocols"
 )
@@ -50,16 +51,6 @@ ON CONFLICT (id) DO UPDATE SET
 
 	sqlPurgeLines = `DELETE FROM lines WHERE chat = ?`
 
-	// A line of a chat that has ended without transcript is not stored:
-	// the chat's lines were deleted when it ended, and must stay so.
-	sqlUpsertLine = `
-INSERT INTO lines (chat, n, at, source, operator, text, attachments)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-WHERE NOT EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND status = 3 AND transcript = 0)
-ON CONFLICT (chat, n) DO UPDATE SET
-	at = excluded.at, source = excluded.source, operator = excluded.operator,
-	text = excluded.text, attachments = excluded.attachments`
-
 	sqlUpsertOutbound = `
 INSERT INTO outbound (id, chat, network, account, user, text, attachments, created)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -67,8 +58,6 @@ ON CONFLICT (id) DO UPDATE SET
 	chat = excluded.chat, network = excluded.network, account = excluded.account,
 	user = excluded.user, text = excluded.text, attachments = excluded.attachments,
 	created = excluded.created`
-
-	sqlDeleteOutbound = `DELETE FROM outbound WHERE id = ?`
 
 	sqlBumpMaxChat = `UPDATE meta SET value = ?1 WHERE key = 'max_chat' AND value < ?1`
 
@@ -79,9 +68,7 @@ ON CONFLICT (id) DO UPDATE SET
 const (
 	stUpsertChat = iota
 	stPurgeLines
-	stUpsertLine
 	stUpsertOutbound
-	stDeleteOutbound
 	stBumpMaxChat
 	stGuestByAddr
 	stGuestInsert
@@ -91,12 +78,35 @@ const (
 var writerSQL = [numStmts]string{
 	stUpsertChat:     sqlUpsertChat,
 	stPurgeLines:     sqlPurgeLines,
-	stUpsertLine:     sqlUpsertLine,
 	stUpsertOutbound: sqlUpsertOutbound,
-	stDeleteOutbound: sqlDeleteOutbound,
 	stBumpMaxChat:    sqlBumpMaxChat,
 	stGuestByAddr:    sqlGuestByAddr,
 	stGuestInsert:    sqlGuestInsert,
+}
+
+// The statements the writer runs for many rows at once (see rowsStmt).
+
+// lineCols is the number of arguments of a line.
+const lineCols = 7
+
+// sqlUpsertLines returns the statement writing n lines, in order. A line
+// of a chat that has ended without transcript is not stored: the chat's
+// lines were deleted when it ended, and must stay so. A line already
+// stored (chat and N) is replaced.
+func sqlUpsertLines(n int) string {
+	return `
+INSERT INTO lines (chat, n, at, source, operator, text, attachments)
+SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7
+FROM (VALUES (?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", n-1) + `) AS v
+WHERE NOT EXISTS (SELECT 1 FROM chats WHERE id = v.column1 AND status = 3 AND transcript = 0)
+ON CONFLICT (chat, n) DO UPDATE SET
+	at = excluded.at, source = excluded.source, operator = excluded.operator,
+	text = excluded.text, attachments = excluded.attachments`
+}
+
+// sqlDeleteOutbound returns the statement deleting n outbound messages.
+func sqlDeleteOutbound(n int) string {
+	return "DELETE FROM outbound WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
 }
 
 // writer holds the writer connection's prepared statements. Only the
@@ -108,10 +118,24 @@ type writer struct {
 	// on first use in it (the prepared statement is reused: the pool has
 	// one connection).
 	txStmts [numStmts]*sql.Stmt
+	// lines writes lines, del deletes outbound messages, many at once.
+	lines, del rowsStmt
+	// A group's lines and done are gathered across its batches and
+	// written together (see apply): lineArgs holds the lines' arguments,
+	// row after row; done the outbound ids to delete, doneSet the same, and
+	// doneArgs their arguments.
+	lineArgs []any
+	done     []string
+	doneSet  map[string]struct{}
+	doneArgs []any
+	// logPages counts the pages written to the log since the last
+	// checkpoint.
+	logPages int
+	kicked   bool // asked for a checkpoint, whose step 2 has not run yet
 }
 
 func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
-	w := &writer{db: db}
+	w := &writer{db: db, doneSet: make(map[string]struct{})}
 	for i, q := range writerSQL {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
@@ -119,6 +143,14 @@ func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 			return nil, fmt.Errorf("store: prepare: %w", err)
 		}
 		w.stmts[i] = st
+	}
+	if err := w.lines.prepare(ctx, db, lineCols, sqlUpsertLines); err != nil {
+		w.close()
+		return nil, err
+	}
+	if err := w.del.prepare(ctx, db, 1, sqlDeleteOutbound); err != nil {
+		w.close()
+		return nil, err
 	}
 	return w, nil
 }
@@ -129,6 +161,53 @@ func (w *writer) close() {
 			st.Close()
 		}
 	}
+	w.lines.close()
+	w.del.close()
+}
+
+// flushLines writes the lines gathered in w.lineArgs.
+func (w *writer) flushLines(ctx context.Context, tx *sql.Tx) error {
+	if len(w.lineArgs) == 0 {
+		return nil
+	}
+	if err := w.lines.exec(ctx, tx, w.lineArgs); err != nil {
+		return fmt.Errorf("store: write lines: %w", err)
+	}
+	clear(w.lineArgs)
+	w.lineArgs = w.lineArgs[:0]
+	return nil
+}
+
+// flushDone deletes the outbound messages gathered in w.done.
+func (w *writer) flushDone(ctx context.Context, tx *sql.Tx) error {
+	if len(w.done) == 0 {
+		return nil
+	}
+	for _, id := range w.done {
+		w.doneArgs = append(w.doneArgs, id)
+	}
+	if err := w.del.exec(ctx, tx, w.doneArgs); err != nil {
+		return fmt.Errorf("store: delete outbound messages: %w", err)
+	}
+	clear(w.doneArgs)
+	w.doneArgs = w.doneArgs[:0]
+	w.done = w.done[:0]
+	clear(w.doneSet)
+	return nil
+}
+
+// recordsDone reports whether b records an outbound message that is among
+// the deletions gathered in w.done.
+func (w *writer) recordsDone(b *encodedBatch) bool {
+	if len(w.done) == 0 {
+		return false
+	}
+	for _, args := range b.outbound {
+		if _, ok := w.doneSet[args[0].(string)]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Submit implements [Store]. The batch is checked and encoded at once, on
@@ -170,8 +249,20 @@ func (s *SQLite) run(w *writer) {
 	var group []request
 	for {
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.closed {
+		for len(s.queue) == 0 && !s.closed && s.ckPending == nil {
 			s.cond.Wait()
+		}
+		if ck := s.ckPending; ck != nil {
+			// Step 2 of a checkpoint (see checkpoints), between groups.
+			s.ckPending = nil
+			s.mu.Unlock()
+			err := errors.Join(ck.err, checkpoint(w.db, "PASSIVE"))
+			w.logPages, w.kicked = 0, false
+			if s.ckHook != nil {
+				s.ckHook(err)
+			}
+			close(ck.done)
+			continue
 		}
 		if len(s.queue) == 0 {
 			s.mu.Unlock()
@@ -185,6 +276,16 @@ func (s *SQLite) run(w *writer) {
 			s.testHookGroup(len(group))
 		}
 		err := w.apply(group)
+		if err == nil && s.ckPages > 0 {
+			// Pages written to the log: past ckPages, a checkpoint.
+			if n, perr := walPages(context.Background(), w.db); perr == nil {
+				w.logPages += n
+				if w.logPages >= s.ckPages && !w.kicked {
+					w.kicked = true
+					s.kickCheckpoint()
+				}
+			}
+		}
 		for i := range group {
 			r := &group[i]
 			if r.commit != nil {
@@ -227,6 +328,14 @@ func (w *writer) apply(group []request) (err error) {
 				w.txStmts[i] = nil
 			}
 		}
+		w.lines.endTx()
+		w.del.endTx()
+		clear(w.lineArgs)
+		w.lineArgs = w.lineArgs[:0]
+		clear(w.doneArgs)
+		w.doneArgs = w.doneArgs[:0]
+		w.done = w.done[:0]
+		clear(w.doneSet)
 		if err != nil {
 			tx.Rollback()
 		}
@@ -237,10 +346,33 @@ func (w *writer) apply(group []request) (err error) {
 		r := &group[i]
 		switch {
 		case r.batch != nil:
-			if err := w.applyBatch(ctx, tx, r.batch); err != nil {
+			b := r.batch
+			if len(b.chats) > 0 || len(b.purge) > 0 {
+				// A record may end a chat and delete its lines: the
+				// lines gathered so far go first.
+				if err := w.flushLines(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if w.recordsDone(b) {
+				// An outbound message done earlier in the group is
+				// recorded anew: the deletions gathered so far go
+				// first.
+				if err := w.flushDone(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if err := w.applyBatch(ctx, tx, b); err != nil {
 				return err
 			}
-			maxChat = max(maxChat, r.batch.maxChat)
+			for _, args := range b.lines {
+				w.lineArgs = append(w.lineArgs, args...)
+			}
+			for _, id := range b.done {
+				w.done = append(w.done, id)
+				w.doneSet[id] = struct{}{}
+			}
+			maxChat = max(maxChat, b.maxChat)
 		case r.guest != nil:
 			g := r.guest
 			g.id, g.err = w.guest(ctx, tx, g.addr)
@@ -248,6 +380,12 @@ func (w *writer) apply(group []request) (err error) {
 				return g.err
 			}
 		}
+	}
+	if err := w.flushLines(ctx, tx); err != nil {
+		return err
+	}
+	if err := w.flushDone(ctx, tx); err != nil {
+		return err
 	}
 	if maxChat > 0 {
 		if _, err := w.stmt(ctx, tx, stBumpMaxChat).ExecContext(ctx, maxChat); err != nil {
@@ -274,8 +412,14 @@ func writes(group []request) bool {
 	return false
 }
 
-// applyBatch writes one batch, in the documented order: chats (and the
-// purge of ended chats' lines), lines, outbound, done.
+// applyBatch writes the records and outbound messages of one batch, in
+// the documented order: chats (and the purge of ended chats' lines),
+// outbound. Its lines and done are gathered by apply with the other
+// batches' of the group, and written together in few statements, in
+// order, before anything of a later batch that touches the same rows (a
+// record, which may end a chat and delete its lines; an outbound message
+// recorded anew after it was done) and at the end of the group. So the
+// group writes what its batches, applied one after the other, would.
 func (w *writer) applyBatch(ctx context.Context, tx *sql.Tx, b *encodedBatch) error {
 	for _, args := range b.chats {
 		if _, err := w.stmt(ctx, tx, stUpsertChat).ExecContext(ctx, args...); err != nil {
@@ -287,19 +431,9 @@ func (w *writer) applyBatch(ctx context.Context, tx *sql.Tx, b *encodedBatch) er
 			return fmt.Errorf("store: delete lines of chat %d: %w", id, err)
 		}
 	}
-	for _, args := range b.lines {
-		if _, err := w.stmt(ctx, tx, stUpsertLine).ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("store: write line %d of chat %d: %w", args[1], args[0], err)
-		}
-	}
 	for _, args := range b.outbound {
 		if _, err := w.stmt(ctx, tx, stUpsertOutbound).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: write outbound message of chat %d: %w", args[1], err)
-		}
-	}
-	for _, id := range b.done {
-		if _, err := w.stmt(ctx, tx, stDeleteOutbound).ExecContext(ctx, id); err != nil {
-			return fmt.Errorf("store: delete outbound message: %w", err)
 		}
 	}
 	return nil

@@ -19,7 +19,7 @@ type Loopback struct {
 	mu       sync.Mutex
 	accounts map[protocols.AccountID]*LoopbackAdapter
 	patrons  map[protocols.Address]*LoopbackPatron
-	changed  chan struct{}
+	changed  chan struct{} // closed (and replaced) when an adapter goes online
 
 	// MaxTextLength is the longest text the network carries; longer
 	// texts are split by the adapter. 0 for no limit.
@@ -75,7 +75,7 @@ func (n *Loopback) Patron(account protocols.AccountID, user protocols.UserID) *L
 	if p, ok := n.patrons[addr]; ok {
 		return p
 	}
-	p := &LoopbackPatron{net: n, addr: addr}
+	p := &LoopbackPatron{net: n, addr: addr, changed: make(chan struct{})}
 	n.patrons[addr] = p
 	return p
 }
@@ -184,6 +184,10 @@ type LoopbackPatron struct {
 	mu       sync.Mutex
 	received []protocols.Outbound
 	read     int
+	// changed is closed (and replaced) when the patron receives
+	// something: it wakes the goroutines waiting in this patron's
+	// NextEvent, and no other patron's.
+	changed chan struct{}
 }
 
 // Address is the patron's address as the account sees it.
@@ -224,18 +228,14 @@ func (p *LoopbackPatron) Leave(ctx context.Context) error {
 func (p *LoopbackPatron) receive(out protocols.Outbound) {
 	p.mu.Lock()
 	p.received = append(p.received, out)
+	close(p.changed)
+	p.changed = make(chan struct{})
 	p.mu.Unlock()
-	p.net.mu.Lock()
-	p.net.notifyLocked()
-	p.net.mu.Unlock()
 }
 
 // NextEvent returns the next event the patron received, waiting for one.
 func (p *LoopbackPatron) NextEvent(ctx context.Context) (protocols.Outbound, error) {
 	for {
-		p.net.mu.Lock()
-		ch := p.net.changed
-		p.net.mu.Unlock()
 		p.mu.Lock()
 		if p.read < len(p.received) {
 			out := p.received[p.read]
@@ -243,6 +243,7 @@ func (p *LoopbackPatron) NextEvent(ctx context.Context) (protocols.Outbound, err
 			p.mu.Unlock()
 			return out, nil
 		}
+		ch := p.changed
 		p.mu.Unlock()
 		select {
 		case <-ch:

@@ -74,3 +74,72 @@ func TestSuiteFailsBrokenAdapter(t *testing.T) {
 		t.Errorf("want ReplyReachesPatron to fail; output:\n%s", out)
 	}
 }
+
+// TestLoopbackWakesOnlyThatPatron: a message to one patron wakes the
+// goroutines waiting in that patron's Next, and no other patron's; every
+// waiter gets its own message.
+func TestLoopbackWakesOnlyThatPatron(t *testing.T) {
+	net := NewLoopback("loop")
+	a, err := net.Factory()(protocols.AccountSpec{ID: "lib-loop", Network: "loop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx, nopSink{})
+	if err := net.WaitOnline(ctx, "lib-loop"); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := net.Patron("lib-loop", "alice"), net.Patron("lib-loop", "bob")
+	alice.mu.Lock()
+	aliceWake := alice.changed
+	alice.mu.Unlock()
+	if err := a.Send(ctx, protocols.OutMessage{To: bob.Address(), Text: "for bob"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-aliceWake:
+		t.Error("a message to bob woke alice's waiters")
+	default:
+	}
+	if err := a.Send(ctx, protocols.OutMessage{To: alice.Address(), Text: "for alice"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-aliceWake:
+	default:
+		t.Error("a message to alice did not wake her waiters")
+	}
+
+	// Many patrons waiting at once each get their own message.
+	const n = 50
+	var patrons []*LoopbackPatron
+	got := make(chan error, n)
+	for i := range n {
+		p := net.Patron("lib-loop", protocols.UserID(fmt.Sprint("p", i)))
+		patrons = append(patrons, p)
+		go func() {
+			text, err := p.Next(ctx)
+			if err == nil && text != fmt.Sprint("to p", i) {
+				err = fmt.Errorf("p%d got %q", i, text)
+			}
+			got <- err
+		}()
+	}
+	for i, p := range patrons {
+		if err := a.Send(ctx, protocols.OutMessage{To: p.Address(), Text: fmt.Sprint("to p", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := <-got; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// nopSink is a sink that takes everything and does nothing.
+type nopSink struct{}
+
+func (nopSink) Deliver(ctx context.Context, ev protocols.Inbound) error { return nil }
+func (nopSink) ReportState(protocols.StateReport)                       {}
