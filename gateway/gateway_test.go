@@ -327,7 +327,11 @@ func TestStanzaID(t *testing.T) {
 func TestDeliveredLeaveOutbox(t *testing.T) {
 	net := protocoltest.NewLoopback("loop")
 	path := filepath.Join(t.TempDir(), "owlgate.db")
-	h := start(t, net, path, nil)
+	watch := &doneWatcher{seen: make(chan doneBatch, 64)}
+	h := start(t, net, path, nil, func(o *Options) {
+		watch.Store = o.Store
+		o.Store = watch
+	})
 	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
 	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
 		t.Fatal(err)
@@ -347,20 +351,22 @@ func TestDeliveredLeaveOutbox(t *testing.T) {
 			t.Fatalf("patron received %q, %v", got, err)
 		}
 	}
-	// Nothing else happens: the loop removes them on its own.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pending, err := h.st.PendingOutbound(h.ctx())
-		if err != nil {
-			t.Fatal(err)
+	// Nothing else happens: the loop removes them on its own, in batches
+	// of its own; wait for the batches that carry all n, then look.
+	for got := 0; got < n; {
+		select {
+		case d := <-watch.seen:
+			// Batches apply in order: this one durable, all before it are.
+			if err := d.commit.Wait(h.ctx()); err != nil {
+				t.Fatal(err)
+			}
+			got = d.total
+		case <-h.ctx().Done():
+			t.Fatalf("only some of %d delivered messages were marked done", n)
 		}
-		if len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d delivered messages still in the outbox", len(pending))
-		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	if pending, err := h.st.PendingOutbound(h.ctx()); err != nil || len(pending) != 0 {
+		t.Fatalf("%d delivered messages still in the outbox (%v)", len(pending), err)
 	}
 
 	// A last one, delivered just before a clean shutdown.
@@ -377,4 +383,29 @@ func TestDeliveredLeaveOutbox(t *testing.T) {
 	if pending, err := st.PendingOutbound(context.Background()); err != nil || len(pending) != 0 {
 		t.Errorf("after a clean shutdown: %d messages in the outbox, %v", len(pending), err)
 	}
+}
+
+// doneWatcher is a store that tells the test about every batch that marks
+// outbound messages done, with how many were marked so far.
+type doneWatcher struct {
+	store.Store
+	mu    sync.Mutex
+	total int
+	seen  chan doneBatch
+}
+
+type doneBatch struct {
+	commit *store.Commit
+	total  int
+}
+
+func (w *doneWatcher) Submit(b store.Batch) *store.Commit {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.Store.Submit(b)
+	if len(b.Done) > 0 {
+		w.total += len(b.Done)
+		w.seen <- doneBatch{commit: c, total: w.total}
+	}
+	return c
 }
