@@ -546,6 +546,12 @@ func (s *session) handleQuit(m ircmsg.Message) {
 	if s.isMe(from) {
 		return
 	}
+	if serverQuit(lastParam(m)) {
+		// The server is going down, or split: the patron did not leave.
+		// If they are gone for good, the presence poll finds it after
+		// the reconnect.
+		return
+	}
 	if p := s.a.patrons.gone(from); p != nil {
 		reason := "quit"
 		if r := strings.TrimSpace(stripFormatting(lastParam(m))); r != "" && len(m.Params) > 0 {
@@ -555,6 +561,22 @@ func (s *session) handleQuit(m ircmsg.Message) {
 		s.in.push(protocols.Left{From: s.a.addr(p.id), Reason: reason})
 	}
 	s.maybeRegain(from)
+}
+
+// serverQuit reports whether a QUIT reason is the server's doing, not the
+// user's: a shutdown (ngircd sends "Server going down" to every client's
+// channels before it stops) or a netsplit ("irc.a.net irc.b.net").
+func serverQuit(reason string) bool {
+	r := strings.TrimSpace(stripFormatting(reason))
+	switch strings.ToLower(r) {
+	case "server going down", "server shutdown", "server shutting down", "server terminating":
+		return true
+	}
+	a, b, ok := strings.Cut(r, " ")
+	isHost := func(h string) bool {
+		return strings.Contains(h, ".") && !strings.ContainsAny(h, " :/@!")
+	}
+	return ok && isHost(a) && isHost(b)
 }
 
 // handleNick follows nick changes: ours, a patron's (the chat follows the
@@ -646,6 +668,23 @@ func (s *session) pollLoop(interval time.Duration) {
 // 15 nicks of a longer query, and the rest looked as if they had quit.
 const isonMaxNicks = 15
 
+// isonQueries groups nicks into ISON queries of at most isonMaxNicks nicks
+// and about 400 bytes each.
+func isonQueries(nicks []string) [][]string {
+	var out [][]string
+	for len(nicks) > 0 {
+		var q []string
+		n := 0
+		for len(nicks) > 0 && (len(q) == 0 || n+1+len(nicks[0]) <= 400 && len(q) < isonMaxNicks) {
+			n += 1 + len(nicks[0])
+			q = append(q, nicks[0])
+			nicks = nicks[1:]
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
 // poll sends ISON queries for the patrons active lately (most recent
 // first) and rejoins channels we were kicked from, as far as the token
 // bucket has room without waiting: polling never delays answers.
@@ -670,14 +709,7 @@ func (s *session) poll() {
 		s.write("JOIN", ch)
 	}
 	nicks = append(nicks, s.a.patrons.nicks(time.Now(), presenceWindow)...)
-	for len(nicks) > 0 {
-		var q []string
-		n := 0
-		for len(nicks) > 0 && (len(q) == 0 || n+1+len(nicks[0]) <= 400 && len(q) < isonMaxNicks) {
-			n += 1 + len(nicks[0])
-			q = append(q, nicks[0])
-			nicks = nicks[1:]
-		}
+	for _, q := range isonQueries(nicks) {
 		if !s.a.bucket.TryTake() {
 			return
 		}

@@ -1,6 +1,7 @@
 package irc
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -174,4 +175,47 @@ func TestPatronsFollowNicks(t *testing.T) {
 		t.Errorf("nicks = %q", got)
 	}
 	var _ protocols.MessageID = "unused"
+}
+
+func TestISONQueries(t *testing.T) {
+	var nicks []string
+	for i := range 40 {
+		nicks = append(nicks, fmt.Sprintf("patron%02d", i))
+	}
+	qs := isonQueries(nicks)
+	var all []string
+	for _, q := range qs {
+		if len(q) == 0 || len(q) > isonMaxNicks {
+			t.Errorf("a query of %d nicks; servers read at most %d", len(q), isonMaxNicks)
+		}
+		all = append(all, q...)
+	}
+	if len(qs) != 3 || !slices.Equal(all, nicks) {
+		t.Errorf("%d queries %v; want 3 covering every nick in order", len(qs), qs)
+	}
+	long := []string{strings.Repeat("a", 300), strings.Repeat("b", 300)}
+	if qs := isonQueries(long); len(qs) != 2 {
+		t.Errorf("two 300-byte nicks in %d queries, want 2 (400 bytes each at most)", len(qs))
+	}
+	if qs := isonQueries(nil); len(qs) != 0 {
+		t.Errorf("no nicks, %d queries", len(qs))
+	}
+}
+
+func TestServerQuit(t *testing.T) {
+	for reason, want := range map[string]bool{
+		"Server going down":           true, // ngircd stopping
+		"server shutdown":             true,
+		"irc.a.example irc.b.example": true, // a netsplit
+		"*.net *.split":               true,
+		"bye now":                     false,
+		"Quit: leaving":               false,
+		"Ping timeout: 240 seconds":   false,
+		"":                            false,
+		"see you at the library.edu":  false,
+	} {
+		if got := serverQuit(reason); got != want {
+			t.Errorf("serverQuit(%q) = %v, want %v", reason, got, want)
+		}
+	}
 }
