@@ -83,16 +83,42 @@ func (a *account) status() AccountStatus {
 // Deliver implements protocols.Sink: it resolves the patron's guest id and
 // returns once the engine handled the event and its writes are durable.
 func (a *account) Deliver(ctx context.Context, ev protocols.Inbound) error {
+	pe, err := a.patronEvent(ctx, ev)
+	if err != nil {
+		return err
+	}
+	return a.g.postDurable(ctx, pe)
+}
+
+// Enqueue implements protocols.Enqueuer: like Deliver, but it returns once
+// the engine handled the event, without waiting for the disk.
+func (a *account) Enqueue(ctx context.Context, ev protocols.Inbound) error {
+	pe, err := a.patronEvent(ctx, ev)
+	if err != nil {
+		return err
+	}
+	return a.g.Post(ctx, pe)
+}
+
+// patronEvent checks that ev is this account's and resolves the patron's
+// guest id.
+func (a *account) patronEvent(ctx context.Context, ev protocols.Inbound) (routing.PatronEvent, error) {
 	addr := ev.Patron()
 	if addr.Account != a.spec.ID || addr.Network != a.spec.Network {
-		return fmt.Errorf("gateway: account %s delivered an event addressed to %s/%s", a.spec.ID, addr.Network, addr.Account)
+		return routing.PatronEvent{}, fmt.Errorf("gateway: account %s handed over an event addressed to %s/%s",
+			a.spec.ID, addr.Network, addr.Account)
 	}
 	guest, err := a.g.guests.get(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("gateway: guest id: %w", err)
+		return routing.PatronEvent{}, fmt.Errorf("gateway: guest id: %w", err)
 	}
-	return a.g.postDurable(ctx, routing.PatronEvent{Guest: guest, Inbound: ev})
+	return routing.PatronEvent{Guest: guest, Inbound: ev}, nil
 }
+
+var (
+	_ protocols.Sink     = (*account)(nil)
+	_ protocols.Enqueuer = (*account)(nil)
+)
 
 // ReportState implements protocols.Sink; each change is logged once.
 func (a *account) ReportState(r protocols.StateReport) {

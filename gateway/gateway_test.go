@@ -409,3 +409,58 @@ func (w *doneWatcher) Submit(b store.Batch) *store.Commit {
 	}
 	return c
 }
+
+// TestEnqueueKeepsOrder: events enqueued without waiting for the disk reach
+// the operator in order, and are stored all the same.
+func TestEnqueueKeepsOrder(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), nil)
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	var sink protocols.Sink = h.gw.accounts["unc-loop"]
+	q, ok := sink.(protocols.Enqueuer)
+	if !ok {
+		t.Fatal("the gateway's sink is not an Enqueuer")
+	}
+	from := protocols.Address{Network: "loop", Account: "unc-loop", User: "patron1"}
+	const n = 50
+	for i := range n {
+		if err := q.Enqueue(h.ctx(), protocols.Message{From: from, Text: fmt.Sprint("line ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := h.link.waitFor(t, "the last line", textTo("alice@localhost", fmt.Sprint("line ", n-1)))
+	h.link.mu.Lock()
+	next := 0
+	for _, a := range h.link.actions {
+		if a.Kind == routing.SendOperator && a.Operator == "alice@localhost" && a.From == last.From && strings.HasPrefix(a.Text, "line ") {
+			if a.Text != fmt.Sprint("line ", next) {
+				t.Errorf("alice got %q, want %q", a.Text, fmt.Sprint("line ", next))
+			}
+			next++
+		}
+	}
+	h.link.mu.Unlock()
+	if next != n {
+		t.Errorf("alice got %d lines, want %d", next, n)
+	}
+	if err := h.st.Submit(store.Batch{}).Wait(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	state, err := h.st.Load(h.ctx(), 100)
+	if err != nil || len(state.Chats) != 1 || state.Chats[0].Record.Lines != n {
+		t.Fatalf("stored %+v, %v; want one chat with %d lines", state.Chats, err, n)
+	}
+}
+
+// Enqueue refuses an event of another account, as Deliver does.
+func TestEnqueueRefusesOtherAccount(t *testing.T) {
+	h := start(t, protocoltest.NewLoopback("loop"), filepath.Join(t.TempDir(), "owlgate.db"), nil)
+	h.post(routing.Tick{}) // the gateway is running
+	err := h.gw.accounts["unc-loop"].Enqueue(h.ctx(), protocols.Message{From: protocols.Address{Network: "loop", Account: "other", User: "x"}})
+	if err == nil {
+		t.Fatal("an event of another account was taken")
+	}
+}

@@ -47,6 +47,19 @@ type Sink interface {
 	ReportState(r StateReport)
 }
 
+// Enqueuer is a [Sink] that can also take an event without waiting for it
+// to be durable: Enqueue returns once the gateway has the event in its event
+// loop, in order with every event delivered or enqueued before it. Adapters
+// of networks with nothing to acknowledge (IRC: a message read from the
+// socket cannot be given back) use it when they find it by type assertion,
+// so that a burst of patron messages reaches the disk in groups rather than
+// one sync after the other. What such a network delivered is no less safe:
+// a crash loses at most what was not yet written, as it would lose what was
+// still unread.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, ev Inbound) error
+}
+
 // Capabilities is what a network can do, so that the engine and the
 // operators can be told.
 type Capabilities struct {

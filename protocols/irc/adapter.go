@@ -305,7 +305,14 @@ func (in *inbox) deliver(ctx context.Context, ev protocols.Inbound) {
 			// over, with a bound.
 			dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		}
-		err := in.sink.Deliver(dctx, ev)
+		var err error
+		if q, ok := in.sink.(protocols.Enqueuer); ok {
+			// IRC has nothing to acknowledge: let the gateway write a
+			// burst to disk in groups (see protocols.Enqueuer).
+			err = q.Enqueue(dctx, ev)
+		} else {
+			err = in.sink.Deliver(dctx, ev)
+		}
 		cancel()
 		if err == nil {
 			return
