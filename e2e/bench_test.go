@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/owlgate/owlgate/internal/rawxmpp"
 )
 
 // End-to-end speed and memory of the operator link (issue #3): a whole
@@ -49,7 +51,7 @@ func TestBenchSetup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), benchWait)
 	defer cancel()
 	for _, c := range chats {
-		if err := c.Op.Write(benchMessage(nil, c.Guest, "m1")); err != nil {
+		if err := c.Op.Write(rawxmpp.Message(nil, c.Guest, "m1")); err != nil {
 			t.Fatal(err)
 		}
 		text, err := benchNextText(ctx, c.Patron, c.Wake)
@@ -59,7 +61,7 @@ func TestBenchSetup(t *testing.T) {
 		if err := c.Patron.Say(ctx, "r1"); err != nil {
 			t.Fatal(err)
 		}
-		c.Op.nc.SetReadDeadline(time.Now().Add(benchWait))
+		c.Op.SetDeadline(time.Now().Add(benchWait))
 		for {
 			st, err := c.Op.Next()
 			if err != nil {
@@ -68,7 +70,7 @@ func TestBenchSetup(t *testing.T) {
 			if st.Name != "message" {
 				continue
 			}
-			if st.From != c.Guest || st.Body != "r1" {
+			if rawxmpp.Bare(st.From) != c.Guest || st.Body != "r1" {
 				t.Fatalf("op%d: unexpected message %s", c.I, st.Raw)
 			}
 			break
@@ -153,7 +155,7 @@ func benchRoundTrip(b *testing.B, ops int, plain bool, warm, measure time.Durati
 				if st.Name != "message" {
 					continue
 				}
-				if st.From == c.Guest && strings.HasPrefix(st.Body, "r") {
+				if rawxmpp.Bare(st.From) == c.Guest && strings.HasPrefix(st.Body, "r") {
 					acked[c.I].Add(1)
 					select {
 					case ackc[c.I] <- struct{}{}:
@@ -198,7 +200,7 @@ func benchRoundTrip(b *testing.B, ops int, plain bool, warm, measure time.Durati
 				if n := min(int(tokens), room); n > 0 {
 					buf = buf[:0]
 					for k := range n {
-						buf = benchMessage(buf, c.Guest, "m"+strconv.FormatInt(sent+int64(k), 10))
+						buf = rawxmpp.Message(buf, c.Guest, "m"+strconv.FormatInt(sent+int64(k), 10))
 					}
 					if err := c.Op.Write(buf); err != nil {
 						b.Errorf("op%d: %v", c.I, err)
@@ -290,7 +292,7 @@ func BenchmarkLatencyAt1000(b *testing.B) {
 				if err != nil {
 					return
 				}
-				if st.Name != "message" || st.From != c.Guest || !strings.HasPrefix(st.Body, "r") {
+				if st.Name != "message" || rawxmpp.Bare(st.From) != c.Guest || !strings.HasPrefix(st.Body, "r") {
 					continue
 				}
 				now := time.Now().UnixNano()
@@ -339,7 +341,7 @@ func BenchmarkLatencyAt1000(b *testing.B) {
 			time.Sleep(w)
 		}
 		c := chats[seq%ops]
-		buf = benchMessage(buf[:0], c.Guest, "m"+strconv.Itoa(seq))
+		buf = rawxmpp.Message(buf[:0], c.Guest, "m"+strconv.Itoa(seq))
 		sendAt[seq].Store(time.Now().UnixNano())
 		if err := c.Op.Write(buf); err != nil {
 			b.Fatalf("op%d: %v", c.I, err)
@@ -516,7 +518,7 @@ func benchMemory(b *testing.B, shape string) {
 
 	b.ResetTimer()
 	start := time.Now()
-	conns := make([]*benchConn, n)
+	conns := make([]*rawxmpp.Conn, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
@@ -524,7 +526,7 @@ func benchMemory(b *testing.B, shape string) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			conns[i], errs[i] = benchDial(addr, fmt.Sprintf("op%d@localhost", i), benchPassword, false)
+			conns[i], errs[i] = rawxmpp.Dial(addr, fmt.Sprintf("op%d@localhost", i), benchPassword, rawxmpp.Options{StartTLS: true, Session: true})
 		})
 	}
 	wg.Wait()

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +14,7 @@ import (
 
 	"github.com/owlgate/owlgate/config"
 	"github.com/owlgate/owlgate/internal/daemon"
+	"github.com/owlgate/owlgate/internal/rawxmpp"
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/protocols/protocoltest"
 )
@@ -224,280 +220,12 @@ func benchStart(tb testing.TB, o benchOptions) *benchDaemon {
 	return d
 }
 
-// ---- The operators' client ----
-
-// benchConn is an operator's XMPP connection.
-type benchConn struct {
-	nc  net.Conn // the TCP connection, or TLS over it
-	buf []byte   // read, not yet consumed: buf[r:]
-	r   int
-	wmu sync.Mutex
-	JID string // the bound full JID
-}
-
-// benchDial logs in as user (a bare JID) with PLAIN, over STARTTLS unless
-// plain, binds a resource, fetches the roster, sends initial presence, and
-// returns once the server has handled all of it (a ping's answer).
-func benchDial(addr, user, pass string, plain bool) (*benchConn, error) {
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	c := &benchConn{nc: nc, buf: make([]byte, 0, 16<<10)}
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := c.login(user, pass, plain); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("%s: %w", user, err)
-	}
-	return c, nil
-}
-
-func (c *benchConn) open() error {
-	if err := c.Write([]byte(`<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`)); err != nil {
-		return err
-	}
-	_, err := c.until("</stream:features>")
-	return err
-}
-
-func (c *benchConn) login(user, pass string, plain bool) error {
-	if err := c.open(); err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	if !plain {
-		if err := c.Write([]byte(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)); err != nil {
-			return err
-		}
-		if _, err := c.until("<proceed"); err != nil {
-			return fmt.Errorf("starttls: %w", err)
-		}
-		c.discard(len(c.buf) - c.r)
-		tc := tls.Client(c.nc, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true})
-		if err := tc.Handshake(); err != nil {
-			return fmt.Errorf("tls: %w", err)
-		}
-		c.nc = tc
-		if err := c.open(); err != nil {
-			return fmt.Errorf("stream over tls: %w", err)
-		}
-	}
-	local, _, _ := strings.Cut(user, "@")
-	auth := base64.StdEncoding.EncodeToString([]byte("\x00" + local + "\x00" + pass))
-	if err := c.Write([]byte(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + auth + `</auth>`)); err != nil {
-		return err
-	}
-	st, err := c.Next()
-	if err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	if st.Name != "success" {
-		return fmt.Errorf("auth: %s", st.Raw)
-	}
-	if err := c.open(); err != nil {
-		return fmt.Errorf("stream after auth: %w", err)
-	}
-	if err := c.Write([]byte(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>`)); err != nil {
-		return err
-	}
-	st, err = c.Next()
-	if err != nil {
-		return fmt.Errorf("bind: %w", err)
-	}
-	i, j := strings.Index(st.Raw, "<jid>"), strings.Index(st.Raw, "</jid>")
-	if st.Name != "iq" || i < 0 || j < i {
-		return fmt.Errorf("bind: %s", st.Raw)
-	}
-	c.JID = st.Raw[i+len("<jid>") : j]
-	if err := c.Write([]byte(`<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq><presence/><iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`)); err != nil {
-		return err
-	}
-	for {
-		st, err := c.Next()
-		if err != nil {
-			return fmt.Errorf("initial presence: %w", err)
-		}
-		if st.Name == "iq" && st.ID == "sync" {
-			return nil
-		}
-	}
-}
-
-// Write writes b whole; it may be called from several goroutines.
-func (c *benchConn) Write(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_, err := c.nc.Write(b)
-	return err
-}
-
-// Close closes the connection.
-func (c *benchConn) Close() { c.nc.Close() }
-
-// fill reads more bytes into the buffer.
-func (c *benchConn) fill() error {
-	if c.r > 0 && c.r == len(c.buf) {
-		c.buf, c.r = c.buf[:0], 0
-	} else if c.r > cap(c.buf)/2 {
-		n := copy(c.buf, c.buf[c.r:])
-		c.buf, c.r = c.buf[:n], 0
-	}
-	if len(c.buf) == cap(c.buf) {
-		c.buf = append(c.buf, make([]byte, cap(c.buf))...)[:len(c.buf)]
-	}
-	n, err := c.nc.Read(c.buf[len(c.buf):cap(c.buf)])
-	c.buf = c.buf[:len(c.buf)+n]
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
-}
-
-func (c *benchConn) discard(n int) { c.r += n }
-
-// until reads up to and including marker and consumes it.
-func (c *benchConn) until(marker string) (string, error) {
-	for {
-		if i := bytes.Index(c.buf[c.r:], []byte(marker)); i >= 0 {
-			s := string(c.buf[c.r : c.r+i+len(marker)])
-			c.r += i + len(marker)
-			return s, nil
-		}
-		if err := c.fill(); err != nil {
-			return "", err
-		}
-	}
-}
-
-// benchStanza is a top-level element of the stream, with what the
-// benchmarks look at cut out of it.
-type benchStanza struct {
-	Name string // message, presence, iq, success...
-	From string // bare JID
-	ID   string
-	Type string
-	Body string // unescaped
-	Raw  string
-}
-
-// Next reads the next top-level element. A stream error or the end of the
-// stream is an error.
-func (c *benchConn) Next() (benchStanza, error) {
-	for {
-		st, ok, err := c.parse()
-		if err != nil || ok {
-			return st, err
-		}
-		if err := c.fill(); err != nil {
-			return benchStanza{}, err
-		}
-	}
-}
-
-// parse cuts the next whole element out of the buffer, if there is one.
-// owlgate writes attributes and text escaped, so the first '>' ends a
-// start tag, and a stanza holds no element of its own name.
-func (c *benchConn) parse() (benchStanza, bool, error) {
-	b := c.buf[c.r:]
-	s := 0
-	for s < len(b) && (b[s] == ' ' || b[s] == '\n' || b[s] == '\r' || b[s] == '\t') {
-		s++
-	}
-	if s == len(b) {
-		c.r += s
-		return benchStanza{}, false, nil
-	}
-	if b[s] != '<' {
-		return benchStanza{}, false, fmt.Errorf("stream: unexpected %q", truncate(b[s:], 80))
-	}
-	gt := bytes.IndexByte(b[s:], '>')
-	if gt < 0 {
-		return benchStanza{}, false, nil
-	}
-	gt += s
-	tag := b[s : gt+1]
-	if bytes.HasPrefix(tag, []byte("</stream:stream")) {
-		return benchStanza{}, false, io.EOF
-	}
-	ne := 1
-	for ne < len(tag) && tag[ne] != ' ' && tag[ne] != '>' && tag[ne] != '/' && tag[ne] != '\n' && tag[ne] != '\t' {
-		ne++
-	}
-	name := tag[1:ne]
-	end := gt + 1
-	if tag[len(tag)-2] != '/' {
-		closing := make([]byte, 0, len(name)+3)
-		closing = append(append(append(closing, "</"...), name...), '>')
-		i := bytes.Index(b[gt+1:], closing)
-		if i < 0 {
-			return benchStanza{}, false, nil
-		}
-		end = gt + 1 + i + len(closing)
-	}
-	el := b[s:end]
-	c.r += end
-	st := benchStanza{Name: string(name), Raw: string(el)}
-	if local, ok := bytes.CutPrefix(name, []byte("stream:")); ok {
-		return st, true, fmt.Errorf("stream %s: %s", local, st.Raw)
-	}
-	st.From, _, _ = strings.Cut(benchAttr(tag, "from"), "/")
-	st.ID = benchAttr(tag, "id")
-	st.Type = benchAttr(tag, "type")
-	if i := bytes.Index(el, []byte("<body>")); i >= 0 {
-		if j := bytes.Index(el[i:], []byte("</body>")); j >= 0 {
-			st.Body = benchUnescape(string(el[i+len("<body>") : i+j]))
-		}
-	}
-	return st, true, nil
-}
-
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-// benchAttr returns the value of the attribute name in a start tag.
-func benchAttr(tag []byte, name string) string {
-	for _, q := range []string{`'`, `"`} {
-		key := " " + name + "=" + q
-		if i := bytes.Index(tag, []byte(key)); i >= 0 {
-			v := tag[i+len(key):]
-			if j := bytes.Index(v, []byte(q)); j >= 0 {
-				return benchUnescape(string(v[:j]))
-			}
-		}
-	}
-	return ""
-}
-
-var benchUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&#39;", "'", "&#34;", `"`, "&amp;", "&")
-
-func benchUnescape(s string) string {
-	if strings.IndexByte(s, '&') < 0 {
-		return s
-	}
-	return benchUnescaper.Replace(s)
-}
-
-// benchMessage is a chat message from an operator.
-func benchMessage(dst []byte, to, body string) []byte {
-	dst = append(dst, `<message type='chat' to='`...)
-	dst = append(dst, to...)
-	dst = append(dst, `'><body>`...)
-	dst = append(dst, body...) // the benchmarks' bodies need no escaping
-	return append(dst, `</body></message>`...)
-}
-
 // ---- Operators holding chats ----
 
 // benchChat is an operator holding a chat with their own patron.
 type benchChat struct {
 	I      int
-	Op     *benchConn
+	Op     *rawxmpp.Conn
 	Guest  string // the patron's JID as the operator sees it, guest-N@localhost
 	Patron *protocoltest.LoopbackPatron
 	Wake   <-chan struct{} // signalled when the patron receives something
@@ -508,7 +236,7 @@ type benchChat struct {
 // from. It reads the operator's connection until the reply reached the
 // patron; the caller reads it from then on.
 func benchOpen(ctx context.Context, d *benchDaemon, i int, plain bool) (*benchChat, error) {
-	op, err := benchDial(d.Addr, fmt.Sprintf("op%d@localhost", i), benchPassword, plain)
+	op, err := rawxmpp.Dial(d.Addr, fmt.Sprintf("op%d@localhost", i), benchPassword, rawxmpp.Options{StartTLS: !plain, Session: true})
 	if err != nil {
 		return nil, err
 	}
@@ -533,18 +261,18 @@ func benchOpen(ctx context.Context, d *benchDaemon, i int, plain bool) (*benchCh
 		if err != nil {
 			return nil, fmt.Errorf("op%d waiting for the offer: %w", i, err)
 		}
-		if st.Name != "message" || !strings.HasPrefix(st.From, "guest-") {
+		if st.Name != "message" || !strings.HasPrefix(rawxmpp.Bare(st.From), "guest-") {
 			continue
 		}
 		if guest == "" {
-			guest = st.From
+			guest = rawxmpp.Bare(st.From)
 			if st.Body != "hello" {
 				return nil, fmt.Errorf("op%d: offer begins with %q", i, st.Body)
 			}
 		}
 		n++
 	}
-	if err := op.Write(benchMessage(nil, guest, "take")); err != nil {
+	if err := op.Write(rawxmpp.Message(nil, guest, "take")); err != nil {
 		return nil, err
 	}
 	wake := d.Net.wakes[addr]
@@ -558,7 +286,7 @@ func benchOpen(ctx context.Context, d *benchDaemon, i int, plain bool) (*benchCh
 		}
 		return nil, fmt.Errorf("patron %d got %q, not the operator's reply", i, text)
 	}
-	op.nc.SetDeadline(time.Time{})
+	op.SetDeadline(time.Time{})
 	ok = true
 	return &benchChat{I: i, Op: op, Guest: guest, Patron: p, Wake: wake}, nil
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/owlgate/owlgate/internal/rawxmpp"
 )
 
 // The workload, the same for every gateway: N patrons on IRC (raw clients,
@@ -53,7 +55,7 @@ func (c *chat) peerJID() string { s, _ := c.peer.Load().(string); return s }
 type operator struct {
 	idx    int
 	user   string // bare JID
-	conn   *xconn
+	conn   *rawxmpp.Conn
 	joined chan struct{} // biboumi: the room's self-presence arrived
 	jonce  sync.Once
 	subbed atomic.Int64 // owlgate component: subscription requests approved
@@ -214,7 +216,7 @@ func (r *run) pid() int {
 }
 
 // onOperator handles every stanza an operator receives.
-func (r *run) onOperator(o *operator, st stanza) {
+func (r *run) onOperator(o *operator, st rawxmpp.Stanza) {
 	if debug {
 		fmt.Fprintf(os.Stderr, "op%d <- %s\n", o.idx, st.Raw)
 	}
@@ -226,7 +228,7 @@ func (r *run) onOperator(o *operator, st stanza) {
 	case "presence":
 		switch {
 		case st.Type == "subscribe":
-			o.conn.Write([]byte(`<presence type='subscribed' to='` + xmlAttr(bare(st.From)) + `'/>`))
+			o.conn.Write([]byte(`<presence type='subscribed' to='` + xmlAttr(rawxmpp.Bare(st.From)) + `'/>`))
 			o.subbed.Add(1)
 		case r.gw == "biboumi" && strings.HasPrefix(st.From, benchChannel+"@") && strings.Contains(st.Raw, "code='110'"):
 			o.jonce.Do(func() { close(o.joined) })
@@ -246,11 +248,11 @@ func (r *run) onOperator(o *operator, st stanza) {
 			if c.peerJID() != "" {
 				return
 			}
-			peer := bare(st.From)
+			peer := rawxmpp.Bare(st.From)
 			c.peer.Store(peer)
 			go func() {
 				if o.take(context.Background(), 1) == nil {
-					o.conn.Write(appendMessage(nil, peer, msgText('T', n)))
+					o.conn.Write(rawxmpp.Message(nil, peer, msgText('T', n)))
 				}
 			}()
 		case 'L', 'B':
@@ -350,7 +352,7 @@ func (r *run) loginOperators(ctx context.Context, addr string) error {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, err := dialXMPP(addr, o.user, operatorPW)
+			c, err := rawxmpp.Dial(addr, o.user, operatorPW, rawxmpp.Options{})
 			if err != nil {
 				errs[i] = err
 				return
@@ -463,7 +465,7 @@ func (r *run) latency(ctx context.Context) error {
 		if err := oc.op.take(ctx, 1); err != nil {
 			return err
 		}
-		buf = appendMessage(buf[:0], oc.peerJID(), msgText('M', i))
+		buf = rawxmpp.Message(buf[:0], oc.peerJID(), msgText('M', i))
 		o2p.sentAt[i].Store(r.now())
 		if err := oc.op.conn.Write(buf); err != nil {
 			return fmt.Errorf("operator %d: %w", oc.op.idx, err)
@@ -523,7 +525,7 @@ func (r *run) burst(ctx context.Context, kind byte) (burstStats, error) {
 		}
 		s.offs = append(s.offs, len(s.buf))
 		if kind == 'C' {
-			s.buf = appendMessage(s.buf, c.peerJID(), msgText(kind, i))
+			s.buf = rawxmpp.Message(s.buf, c.peerJID(), msgText(kind, i))
 		} else {
 			s.buf = appendPrivmsg(s.buf, c.target, msgText(kind, i))
 		}
