@@ -9,12 +9,21 @@
 // disk, but a patron's message is acknowledged to its adapter (and so to the
 // network, for web hooks) only once its batch is durable.
 //
-// Messages to patrons are recorded in the store's outbox before they are
-// sent, sent in order by one sender per account, retried with backoff while
-// the failure is retryable, and reported to the operator as "message not
-// received" when they fail for good or for too long. After a restart the
-// outbox is sent again. Delivered messages leave the outbox with the next
-// batch the loop writes (see doneQueue in sender.go), not one batch each.
+// Messages to patrons are submitted to the store's outbox (and their line
+// to the chat) before they are handed to their account's sender, which sends
+// them in order, one sender per account, without waiting for the disk:
+// nothing is acknowledged to the operator's XMPP client after the write (no
+// XEP-0198 acks), so waiting would add a sync's latency to every message
+// and no guarantee. What the outbox is for stays: a message the network
+// does not take (the account is reconnecting, the network answers "try
+// later") is retried with backoff while the failure is retryable, reported
+// to the operator as "message not received" when it fails for good or for
+// too long, and sent again after a restart. A crash can lose only what had
+// reached neither the disk nor the network, as it would lose a stanza still
+// unread. Delivered messages leave the outbox with the next batch the loop
+// writes (see doneQueue in sender.go), not one batch each; one delivered
+// before its record reached the disk is not written at all (the store drops
+// a record marked done in the same group).
 //
 // An account's adapter runs while its queue is online and for a grace period
 // after it went offline, restarted with backoff when it fails and stopped for

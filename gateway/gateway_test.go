@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -463,4 +464,77 @@ func TestEnqueueRefusesOtherAccount(t *testing.T) {
 	if err == nil {
 		t.Fatal("an event of another account was taken")
 	}
+}
+
+// TestSendDoesNotWaitForDisk: an operator's answer reaches the patron while
+// the batch recording it is still held back from the disk; it is recorded
+// once the store lets it through.
+func TestSendDoesNotWaitForDisk(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	held := &holdingStore{release: make(chan struct{})}
+	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), nil, func(o *Options) {
+		held.Store = o.Store
+		o.Store = held
+	})
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	patron := net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	held.hold()
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(routing.GuestID(offer.From.ID)), Text: "an answer"})
+	if got, err := patron.Next(h.ctx()); err != nil || got != "an answer" {
+		t.Fatalf("patron received %q, %v while the store held the batch", got, err)
+	}
+	close(held.release)
+	if err := held.Submit(store.Batch{}).Wait(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	state, err := h.st.Load(h.ctx(), 100)
+	if err != nil || len(state.Chats) != 1 || state.Chats[0].Record.Lines != 2 {
+		t.Fatalf("stored %+v, %v; want one chat with both lines", state.Chats, err)
+	}
+}
+
+// holdingStore, once hold was called, keeps every batch from the store
+// until release is closed, then submits them in order.
+type holdingStore struct {
+	store.Store
+	release chan struct{}
+	mu      sync.Mutex
+	prev    chan struct{} // closed when the last held batch was submitted; nil: not holding
+}
+
+func (s *holdingStore) hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prev = make(chan struct{})
+	close(s.prev)
+}
+
+func (s *holdingStore) Submit(b store.Batch) *store.Commit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prev == nil {
+		return s.Store.Submit(b)
+	}
+	// Submit encodes b at once and keeps nothing of it: the goroutine
+	// gets a copy.
+	b.Chats, b.Lines = slices.Clone(b.Chats), slices.Clone(b.Lines)
+	b.Outbound, b.Done = slices.Clone(b.Outbound), slices.Clone(b.Done)
+	c := store.NewCommit()
+	prev, next := s.prev, make(chan struct{})
+	s.prev = next
+	go func() {
+		<-s.release
+		<-prev
+		inner := s.Store.Submit(b)
+		close(next)
+		c.Finish(inner.Wait(context.Background()))
+	}()
+	return c
 }

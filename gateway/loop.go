@@ -112,7 +112,6 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 			g.log.Error("message for an account that is not configured", "account", job.to().Account)
 			continue
 		}
-		job.commit = commit
 		acct.enqueue(job)
 	}
 	return commit

@@ -15,7 +15,6 @@ import (
 type outJob struct {
 	record store.Outbound
 	state  protocols.OutState
-	commit *store.Commit // the batch that recorded it; nil if none
 }
 
 func (j outJob) to() protocols.Address {
@@ -80,14 +79,6 @@ func (a *account) sendLoop(ctx context.Context) error {
 // interrupted it.
 func (a *account) sendRecorded(ctx context.Context, job outJob) error {
 	rec := job.record
-	if job.commit != nil {
-		if err := job.commit.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			a.log.Error("message to patron not recorded; sending it anyway", "chat", rec.Chat, "err", err)
-		}
-	}
 	deadline := rec.Created.Add(a.g.opts.SendRetryFor)
 	backoff := protocols.Backoff{Min: time.Second, Max: time.Minute}
 	for {

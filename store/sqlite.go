@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -41,6 +42,7 @@ type SQLite struct {
 	ckHook    func(error)   // tests: each checkpoint's outcome, from the writer
 	ckKick    chan struct{} // the writer asks for a checkpoint: the log passed ckPages pages
 	ckPages   int
+	log       *slog.Logger
 	ckStop    chan struct{} // closed by Close: the checkpoint goroutine returns
 	ckStopped chan struct{} // closed when the checkpoint goroutine has returned
 
@@ -65,6 +67,16 @@ type options struct {
 	// checkpoint interval, and ckHook, when set, gets each one's outcome.
 	ckTicks <-chan time.Time
 	ckHook  func(error)
+
+	log *slog.Logger
+}
+
+// WithLogger makes the store log what it cannot report to a caller: a
+// transaction that failed (each batch's [Commit] says so too, but nobody
+// may be waiting on it). Nothing of what is written is logged. The default
+// discards.
+func WithLogger(log *slog.Logger) Option {
+	return func(o *options) { o.log = log }
 }
 
 // WithBusyTimeout sets how long a connection waits for a lock held by
@@ -126,7 +138,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	}
 
 	s := &SQLite{stopped: make(chan struct{}), ckStop: make(chan struct{}), ckStopped: make(chan struct{}),
-		ckHook: o.ckHook, ckKick: make(chan struct{}, 1), ckPages: o.ckPages}
+		ckHook: o.ckHook, ckKick: make(chan struct{}, 1), ckPages: o.ckPages, log: o.log}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	s.cond = sync.NewCond(&s.mu)
 
 	var err error

@@ -325,6 +325,62 @@ func TestGroupCommitOrdering(t *testing.T) {
 	}
 }
 
+// TestDeliveredInSameGroup: a message recorded and marked done in one group
+// (it was sent while its batch waited for the disk) ends up not in the
+// outbox, whatever was stored before; recorded again after it was done, it
+// stays.
+func TestDeliveredInSameGroup(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	submitWait(t, s, Batch{Chats: []routing.ChatRecord{record(1)}})
+	out := func(id string) Outbound {
+		return Outbound{ID: protocols.MessageID(id), Chat: 1, To: addr("p"), Text: "t " + id, Created: t0}
+	}
+	// "old" is in the outbox before the group (sent again after a restart).
+	submitWait(t, s, Batch{Outbound: []Outbound{out("old")}})
+
+	groups, release := holdWriter(s)
+	defer release()
+	hold := s.Submit(Batch{Chats: []routing.ChatRecord{record(1)}})
+	<-groups
+	var commits []*Commit
+	for _, b := range []Batch{
+		{Outbound: []Outbound{out("a")}},                                   // recorded...
+		{Done: []protocols.MessageID{"a"}},                                 // ...and done in the same group
+		{Outbound: []Outbound{out("b")}, Done: []protocols.MessageID{"b"}}, // both in one batch
+		{Outbound: []Outbound{out("old")}},                                 // stored before, recorded anew...
+		{Done: []protocols.MessageID{"old"}},                               // ...and done
+		{Done: []protocols.MessageID{"c"}},                                 // done before...
+		{Outbound: []Outbound{out("c")}},                                   // ...recorded (again): it stays
+		{Outbound: []Outbound{out("d")}},                                   // done in a later group
+	} {
+		commits = append(commits, s.Submit(b))
+	}
+	release()
+	wait(t, hold)
+	for _, c := range commits {
+		wait(t, c)
+	}
+	if n := <-groups; n != len(commits) {
+		t.Fatalf("the batches made a group of %d, want %d", n, len(commits))
+	}
+	pending, err := s.PendingOutbound(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range pending {
+		ids = append(ids, string(o.ID))
+	}
+	if want := []string{"c", "d"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("outbox = %v, want %v", ids, want)
+	}
+	submitWait(t, s, Batch{Done: []protocols.MessageID{"d"}})
+	if pending, _ := s.PendingOutbound(ctx); len(pending) != 1 || pending[0].ID != "c" {
+		t.Errorf("after d was done in a later group: %+v", pending)
+	}
+}
+
 func TestGroupFailsAsOne(t *testing.T) {
 	s, _ := openTemp(t)
 	groups, release := holdWriter(s)

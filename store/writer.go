@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/routing"
 )
 
 // The writer: every write goes through one goroutine (run), which owns the
@@ -104,6 +105,18 @@ ON CONFLICT (chat, n) DO UPDATE SET
 	text = excluded.text, attachments = excluded.attachments`
 }
 
+// sqlInsertLines returns the statement writing n lines of chats the writer
+// knows to be open (see writer.open): the same as sqlUpsertLines without
+// the check on the chat, which costs a look-up per line.
+func sqlInsertLines(n int) string {
+	return `
+INSERT INTO lines (chat, n, at, source, operator, text, attachments)
+VALUES (?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", n-1) + `
+ON CONFLICT (chat, n) DO UPDATE SET
+	at = excluded.at, source = excluded.source, operator = excluded.operator,
+	text = excluded.text, attachments = excluded.attachments`
+}
+
 // sqlDeleteOutbound returns the statement deleting n outbound messages.
 func sqlDeleteOutbound(n int) string {
 	return "DELETE FROM outbound WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
@@ -118,16 +131,28 @@ type writer struct {
 	// on first use in it (the prepared statement is reused: the pool has
 	// one connection).
 	txStmts [numStmts]*sql.Stmt
-	// lines writes lines, del deletes outbound messages, many at once.
-	lines, del rowsStmt
+	// lines writes lines, openLines lines of open chats, del deletes
+	// outbound messages, many at once.
+	lines, openLines, del rowsStmt
 	// A group's lines and done are gathered across its batches and
 	// written together (see apply): lineArgs holds the lines' arguments,
-	// row after row; done the outbound ids to delete, doneSet the same, and
-	// doneArgs their arguments.
+	// row after row, openArgs those of lines of chats in open; done the
+	// outbound ids to delete, doneSet the same, and doneArgs their
+	// arguments.
 	lineArgs []any
+	openArgs []any
+	// open holds the chats whose last record this writer wrote is not
+	// ended: their lines need no check that the chat ended without
+	// transcript. Any other chat's lines get the check. It is emptied when
+	// a transaction fails, so it never holds what the disk does not.
+	open     map[int64]struct{}
 	done     []string
 	doneSet  map[string]struct{}
 	doneArgs []any
+	// lastDone maps each outbound id that a batch of the group marks done
+	// to the last such batch's index: an outbound message recorded at or
+	// before that index is not written at all (see apply).
+	lastDone map[string]int
 	// logPages counts the pages written to the log since the last
 	// checkpoint.
 	logPages int
@@ -135,7 +160,7 @@ type writer struct {
 }
 
 func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
-	w := &writer{db: db, doneSet: make(map[string]struct{})}
+	w := &writer{db: db, doneSet: make(map[string]struct{}), lastDone: make(map[string]int), open: make(map[int64]struct{})}
 	for i, q := range writerSQL {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
@@ -145,6 +170,10 @@ func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 		w.stmts[i] = st
 	}
 	if err := w.lines.prepare(ctx, db, lineCols, sqlUpsertLines); err != nil {
+		w.close()
+		return nil, err
+	}
+	if err := w.openLines.prepare(ctx, db, lineCols, sqlInsertLines); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -162,19 +191,27 @@ func (w *writer) close() {
 		}
 	}
 	w.lines.close()
+	w.openLines.close()
 	w.del.close()
 }
 
-// flushLines writes the lines gathered in w.lineArgs.
+// flushLines writes the lines gathered in w.lineArgs and w.openArgs. A
+// chat's lines are all in one of the two, so each chat's stay in order.
 func (w *writer) flushLines(ctx context.Context, tx *sql.Tx) error {
-	if len(w.lineArgs) == 0 {
-		return nil
+	if len(w.openArgs) > 0 {
+		if err := w.openLines.exec(ctx, tx, w.openArgs); err != nil {
+			return fmt.Errorf("store: write lines: %w", err)
+		}
+		clear(w.openArgs)
+		w.openArgs = w.openArgs[:0]
 	}
-	if err := w.lines.exec(ctx, tx, w.lineArgs); err != nil {
-		return fmt.Errorf("store: write lines: %w", err)
+	if len(w.lineArgs) > 0 {
+		if err := w.lines.exec(ctx, tx, w.lineArgs); err != nil {
+			return fmt.Errorf("store: write lines: %w", err)
+		}
+		clear(w.lineArgs)
+		w.lineArgs = w.lineArgs[:0]
 	}
-	clear(w.lineArgs)
-	w.lineArgs = w.lineArgs[:0]
 	return nil
 }
 
@@ -276,6 +313,9 @@ func (s *SQLite) run(w *writer) {
 			s.testHookGroup(len(group))
 		}
 		err := w.apply(group)
+		if err != nil {
+			s.log.Error("store: a write failed; its batches are not recorded", "batches", len(group), "err", err)
+		}
 		if err == nil && s.ckPages > 0 {
 			// Pages written to the log: past ckPages, a checkpoint.
 			if n, perr := walPages(context.Background(), w.db); perr == nil {
@@ -329,17 +369,34 @@ func (w *writer) apply(group []request) (err error) {
 			}
 		}
 		w.lines.endTx()
+		w.openLines.endTx()
 		w.del.endTx()
 		clear(w.lineArgs)
 		w.lineArgs = w.lineArgs[:0]
+		clear(w.openArgs)
+		w.openArgs = w.openArgs[:0]
 		clear(w.doneArgs)
 		w.doneArgs = w.doneArgs[:0]
 		w.done = w.done[:0]
 		clear(w.doneSet)
+		clear(w.lastDone)
 		if err != nil {
 			tx.Rollback()
+			clear(w.open)
 		}
 	}()
+
+	// A message to a patron is usually sent, and marked done, while the
+	// batch that records it still waits for the previous group's sync:
+	// then both are in this group, and the record is not written (its
+	// deletion, which follows it, still runs, for a row stored earlier).
+	for i := range group {
+		if b := group[i].batch; b != nil {
+			for _, id := range b.done {
+				w.lastDone[id] = i
+			}
+		}
+	}
 
 	var maxChat int64
 	for i := range group {
@@ -362,11 +419,15 @@ func (w *writer) apply(group []request) (err error) {
 					return err
 				}
 			}
-			if err := w.applyBatch(ctx, tx, b); err != nil {
+			if err := w.applyBatch(ctx, tx, i, b); err != nil {
 				return err
 			}
 			for _, args := range b.lines {
-				w.lineArgs = append(w.lineArgs, args...)
+				if _, ok := w.open[args[0].(int64)]; ok {
+					w.openArgs = append(w.openArgs, args...)
+				} else {
+					w.lineArgs = append(w.lineArgs, args...)
+				}
 			}
 			for _, id := range b.done {
 				w.done = append(w.done, id)
@@ -419,11 +480,18 @@ func writes(group []request) bool {
 // order, before anything of a later batch that touches the same rows (a
 // record, which may end a chat and delete its lines; an outbound message
 // recorded anew after it was done) and at the end of the group. So the
-// group writes what its batches, applied one after the other, would.
-func (w *writer) applyBatch(ctx context.Context, tx *sql.Tx, b *encodedBatch) error {
+// group writes what its batches, applied one after the other, would. An
+// outbound message that batch i records is skipped when a batch at i or
+// later in the group marks it done: its deletion follows anyway.
+func (w *writer) applyBatch(ctx context.Context, tx *sql.Tx, i int, b *encodedBatch) error {
 	for _, args := range b.chats {
 		if _, err := w.stmt(ctx, tx, stUpsertChat).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: write chat %d: %w", args[0], err)
+		}
+		if id := args[0].(int64); args[1].(int64) == int64(routing.ChatEnded) {
+			delete(w.open, id)
+		} else {
+			w.open[id] = struct{}{}
 		}
 	}
 	for _, id := range b.purge {
@@ -432,6 +500,9 @@ func (w *writer) applyBatch(ctx context.Context, tx *sql.Tx, b *encodedBatch) er
 		}
 	}
 	for _, args := range b.outbound {
+		if j, ok := w.lastDone[args[0].(string)]; ok && j >= i {
+			continue // done in this group (see apply)
+		}
 		if _, err := w.stmt(ctx, tx, stUpsertOutbound).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: write outbound message of chat %d: %w", args[1], err)
 		}

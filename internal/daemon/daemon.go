@@ -52,7 +52,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, "owlgate.db")
-	st, err := store.OpenSQLite(ctx, dbPath)
+	st, err := store.OpenSQLite(ctx, dbPath, store.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
