@@ -85,6 +85,7 @@ type Gateway struct {
 	timers   Timers
 	outSeq   uint64    // owned by the loop
 	done     doneQueue // delivered messages, for the loop to remove from the outbox
+	sends    []outJob  // messages to patrons from the last execute, for dispatch; owned by the loop
 
 	stateMu sync.Mutex
 	stateCh chan struct{} // closed at an account's state change

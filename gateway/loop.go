@@ -34,8 +34,10 @@ func (g *Gateway) loop(ctx context.Context, engine *routing.Engine) error {
 			if env.done != nil {
 				env.done <- commit
 			}
+			g.dispatch()
 		case <-timer.C:
 			g.execute(engine.Handle(routing.Tick{}))
+			g.dispatch()
 		case <-doneWake:
 			// Delivered messages that no event's batch took along.
 			if ids := g.done.take(); len(ids) > 0 {
@@ -55,12 +57,11 @@ func (g *Gateway) resetTimer(timer *time.Timer, engine *routing.Engine) {
 }
 
 // execute carries out the engine's actions: writes go to the store in one
-// batch, messages to patrons are recorded and queued to their account's
-// sender, the rest goes to the operator link. It returns the batch's commit,
+// batch, the rest to the operator link; messages to patrons are recorded in
+// the batch and kept in g.sends for dispatch. It returns the batch's commit,
 // or nil when nothing was written.
 func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 	var batch store.Batch
-	var sends []outJob
 	for i := range actions {
 		a := &actions[i]
 		switch a.Kind {
@@ -82,9 +83,9 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 				Created:     g.clock.Now(),
 			}
 			batch.Outbound = append(batch.Outbound, rec)
-			sends = append(sends, outJob{record: rec})
+			g.sends = append(g.sends, outJob{record: rec})
 		case routing.SendPatronState:
-			sends = append(sends, outJob{state: protocols.OutState{To: a.Patron, State: a.State}})
+			g.sends = append(g.sends, outJob{state: protocols.OutState{To: a.Patron, State: a.State}})
 		case routing.SendOperatorReceipt:
 			b := *a
 			b.ID = StanzaID(a.ID)
@@ -98,13 +99,23 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 			g.toLink(*a)
 		}
 	}
-	var commit *store.Commit
-	if !batch.Empty() {
-		// Delivered messages go along (see doneQueue).
-		batch.Done = g.done.take()
-		commit = g.opts.Store.Submit(batch)
+	if batch.Empty() {
+		return nil
 	}
-	for _, job := range sends {
+	// Delivered messages go along (see doneQueue).
+	batch.Done = g.done.take()
+	return g.opts.Store.Submit(batch)
+}
+
+// dispatch hands the messages to patrons that execute kept to their
+// accounts' senders. Nothing a sender does waits for the disk (see the
+// package doc), and the loop calls dispatch last, after it submitted the
+// batch and answered whoever posted the event: the sender is the goroutine
+// it woke last, which the Go scheduler runs first, so the patron's message
+// does not queue behind the store's writer.
+func (g *Gateway) dispatch() {
+	for i, job := range g.sends {
+		g.sends[i] = outJob{}
 		acct, ok := g.accounts[job.to().Account]
 		if !ok {
 			// The engine only answers patrons who wrote to a configured
@@ -114,7 +125,7 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 		}
 		acct.enqueue(job)
 	}
-	return commit
+	g.sends = g.sends[:0]
 }
 
 func (g *Gateway) toLink(a routing.Action) {

@@ -51,6 +51,7 @@ func TestStoredStateEqualsEngineState(t *testing.T) {
 		if c := g.execute(engine.Handle(ev)); c != nil {
 			last = c
 		}
+		g.dispatch()
 	}
 	patron := func(account protocols.AccountID, network protocols.Network, user protocols.UserID, text string) routing.GuestID {
 		addr := protocols.Address{Network: network, Account: account, User: user}

@@ -103,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.Rate, "rate", 200, "latency phase: messages a second each way")
 	fs.IntVar(&c.Burst, "burst", 3000, "burst phase: messages each way, sent as fast as possible (0 skips it)")
 	fs.IntVar(&c.Chats, "chats", 0, "owlgate only: after the other phases, open chats up to this many (more patrons) and report the RSS; 0: just -patrons")
-	fs.StringVar(&gateways, "gateways", "owlgate,biboumi", "gateways to measure, in order: owlgate, biboumi")
+	fs.StringVar(&gateways, "gateways", "owlgate,biboumi,"+aloneGateway, "gateways to measure, in order: owlgate, biboumi, and "+aloneGateway+" (the bursts through Prosody with no gateway: the ceiling)")
 	fs.StringVar(&c.Mode, "mode", "component", "owlgate's mode: component (a component of the same Prosody as biboumi) or server (its embedded XMPP server)")
 	fs.BoolVar(&c.Smoke, "smoke", false, "a tiny run: 2 patrons, 1 operator, 10 messages, burst 10, owlgate only")
 	fs.BoolVar(&c.JSON, "json", false, "print the results as JSON instead of a table")
@@ -128,11 +128,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	for _, g := range strings.Split(gateways, ",") {
 		g = strings.TrimSpace(g)
 		switch g {
-		case "owlgate", "biboumi":
+		case "owlgate", "biboumi", aloneGateway:
 			c.Gateways = append(c.Gateways, g)
 		case "":
 		default:
-			return nil, fmt.Errorf("-gateways: unknown gateway %q (owlgate, biboumi)", g)
+			return nil, fmt.Errorf("-gateways: unknown gateway %q (owlgate, biboumi, %s)", g, aloneGateway)
 		}
 	}
 	switch {
@@ -206,7 +206,7 @@ func benchmark(ctx context.Context, cfg *config, out io.Writer) ([]*result, erro
 		}
 	}
 	// Check every binary first, so that a missing one is said at once.
-	needProsody := cfg.Mode == "component" || contains(cfg.Gateways, "biboumi")
+	needProsody := cfg.Mode == "component" || contains(cfg.Gateways, "biboumi") || contains(cfg.Gateways, aloneGateway)
 	var missing []string
 	check := func(name, pkg string) {
 		if _, err := lookBinary(name, pkg); err != nil {
@@ -254,7 +254,13 @@ func benchmark(ctx context.Context, cfg *config, out io.Writer) ([]*result, erro
 			errs = append(errs, err)
 			break
 		}
-		res, err := runGateway(ctx, cfg, e, g)
+		var res *result
+		var err error
+		if g == aloneGateway {
+			res, err = runAlone(ctx, cfg, e)
+		} else {
+			res, err = runGateway(ctx, cfg, e, g)
+		}
 		if res != nil {
 			results = append(results, res)
 		}

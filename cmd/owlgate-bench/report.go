@@ -79,6 +79,10 @@ func printTable(out io.Writer, cfg *config, rs []*result) {
 	row := func(name string, f func(r *result) string) {
 		cells := []string{name}
 		for _, r := range rs {
+			if r.Gateway == aloneGateway && !strings.HasPrefix(name, "burst") {
+				cells = append(cells, "–") // only the bursts are measured there
+				continue
+			}
 			cells = append(cells, f(r))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
@@ -144,5 +148,8 @@ func printTable(out io.Writer, cfg *config, rs []*result) {
 				fmt.Fprintf(out, "%s: %s\n", r.Gateway, n)
 			}
 		}
+	}
+	if n := aloneNote(rs); n != "" {
+		fmt.Fprintln(out, n)
 	}
 }

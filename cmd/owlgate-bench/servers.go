@@ -28,6 +28,7 @@ const (
 	xmppDomain    = "localhost"
 	owlgateDomain = "owlgate.localhost"
 	biboumiDomain = "irc.localhost"
+	aloneDomain   = "alone.localhost" // the bench's own component (alone.go)
 	operatorPW    = "bench-pw"
 	libraryNick   = "Library"
 	benchChannel  = "#bench"
@@ -108,6 +109,7 @@ type prosody struct {
 	ComponentPort int
 	OwlgateSecret string
 	BiboumiSecret string
+	AloneSecret   string
 }
 
 var prosodyConfig = template.Must(template.New("prosody.cfg.lua").Parse(`-- Made by owlgate-bench. Run: prosody --config <this> -F
@@ -140,6 +142,10 @@ Component "{{.OwlgateDomain}}"
 Component "{{.BiboumiDomain}}"
     component_secret = "{{.BiboumiSecret}}"
 
+-- The bench's own component, for Prosody alone (alone.go).
+Component "{{.AloneDomain}}"
+    component_secret = "{{.AloneSecret}}"
+
 VirtualHost "{{.Domain}}"
 `))
 
@@ -160,13 +166,14 @@ func startProsody(dir string, users []string) (*prosody, error) {
 	p := &prosody{
 		Dir: dir, C2SAddr: "127.0.0.1:" + strconv.Itoa(ports[0]),
 		ComponentAddr: "127.0.0.1:" + strconv.Itoa(ports[1]), ComponentPort: ports[1],
-		OwlgateSecret: "owlgate-bench-secret", BiboumiSecret: "biboumi-bench-secret",
+		OwlgateSecret: "owlgate-bench-secret", BiboumiSecret: "biboumi-bench-secret", AloneSecret: "alone-bench-secret",
 	}
 	var cfg bytes.Buffer
 	if err := prosodyConfig.Execute(&cfg, map[string]any{
 		"Dir": dir, "C2SPort": ports[0], "ComponentPort": ports[1], "Domain": xmppDomain,
 		"OwlgateDomain": owlgateDomain, "OwlgateSecret": p.OwlgateSecret,
 		"BiboumiDomain": biboumiDomain, "BiboumiSecret": p.BiboumiSecret,
+		"AloneDomain": aloneDomain, "AloneSecret": p.AloneSecret,
 	}); err != nil {
 		return nil, err
 	}

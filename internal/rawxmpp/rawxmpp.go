@@ -8,8 +8,11 @@ package rawxmpp
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -54,6 +57,41 @@ func Dial(addr, user, pass string, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("%s: %w", user, err)
 	}
 	c.nc.SetDeadline(time.Time{}) // the login's deadline ends with it
+	return c, nil
+}
+
+// DialComponent connects to a server's XEP-0114 component port as domain,
+// with the shared secret. The load tool uses it to measure the server
+// alone, with a component that does nothing but send and count.
+func DialComponent(addr, domain, secret string) (*Conn, error) {
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{nc: nc, buf: make([]byte, 0, 16<<10), domain: domain, JID: domain}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := c.Write([]byte(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='` + domain + `'>`)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	_, err = c.until("<stream:stream")
+	head, err2 := c.until(">")
+	if err = errors.Join(err, err2); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("component %s: stream: %w", domain, err)
+	}
+	id := attr([]byte(head), "id")
+	sum := sha1.Sum([]byte(id + secret))
+	if err := c.Write([]byte(`<handshake>` + hex.EncodeToString(sum[:]) + `</handshake>`)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	st, err := c.Next()
+	if err != nil || st.Name != "handshake" {
+		nc.Close()
+		return nil, fmt.Errorf("component %s: handshake refused: %v %s", domain, err, st.Raw)
+	}
+	nc.SetDeadline(time.Time{})
 	return c, nil
 }
 
