@@ -207,7 +207,6 @@ func (h *History) Chats(ctx context.Context, f Filter, fn func(routing.ChatRecor
 	}
 }
 
-
 // chatPage reads one page of Chats.
 func (h *History) chatPage(ctx context.Context, q string, args []any) ([]routing.ChatRecord, error) {
 	rows, err := h.r.QueryContext(ctx, q, args...)
