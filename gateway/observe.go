@@ -25,7 +25,7 @@ type Observer interface {
 	DeliveryFailed(network protocols.Network) // a message to a patron failed for good
 
 	AccountState(account protocols.AccountID, network protocols.Network, state protocols.AccountState) // a change of state
-	Reconnect(account protocols.AccountID, network protocols.Network)                                 // a restart after a failure
+	Reconnect(account protocols.AccountID, network protocols.Network)                                  // a restart after a failure
 }
 
 // NopObserver observes nothing.
@@ -33,7 +33,7 @@ type NopObserver struct{}
 
 var _ Observer = NopObserver{}
 
-func (NopObserver) ChatOpened(routing.QueueID)                 {}
+func (NopObserver) ChatOpened(routing.QueueID)                  {}
 func (NopObserver) ChatAnswered(routing.QueueID, time.Duration) {}
 func (NopObserver) ChatEnded(routing.QueueID, bool)             {}
 func (NopObserver) MessageIn(protocols.Network)                 {}
