@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/owlgate/owlgate/config"
+	"github.com/owlgate/owlgate/routing"
+	"github.com/owlgate/owlgate/store"
+)
+
+// RetentionInterval is how often owlgate deletes the transcripts that
+// their queue's transcript_days has expired (also once at start).
+const RetentionInterval = time.Hour
+
+// retention deletes expired transcripts at start and every
+// RetentionInterval until ctx ends. A failed pass is logged and tried
+// again at the next; it never stops owlgate.
+func retention(ctx context.Context, cfg *config.Config, h *store.History, log *slog.Logger) error {
+	var queues []config.Queue
+	for _, q := range cfg.Queues {
+		if q.Transcripts && q.TranscriptDays > 0 {
+			queues = append(queues, q)
+		}
+	}
+	if len(queues) == 0 {
+		return nil
+	}
+	t := time.NewTicker(RetentionInterval)
+	defer t.Stop()
+	for {
+		for _, q := range queues {
+			before := time.Now().AddDate(0, 0, -q.TranscriptDays)
+			n, err := h.PurgeTranscripts(ctx, routing.QueueID(q.ID), before)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				log.Error("expired transcripts not deleted; trying again later", "queue", q.ID, "err", err)
+			case n > 0:
+				log.Info("expired transcripts deleted", "queue", q.ID, "transcripts", n, "days", q.TranscriptDays)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
