@@ -66,7 +66,7 @@ queues:
 `
 
 // testConfig loads yaml (testYAML when empty) with the test's tokens.
-func testConfig(t *testing.T, yaml string) *config.Config {
+func testConfig(t testing.TB, yaml string) *config.Config {
 	t.Helper()
 	if yaml == "" {
 		yaml = testYAML
@@ -142,7 +142,7 @@ func (l *fakeLink) LinkUp() (bool, time.Time) {
 
 // env is a server on a fake gateway and a real store.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	cfg *config.Config
 	gw  *fakeGateway
 	st  *store.SQLite
@@ -152,7 +152,7 @@ type env struct {
 }
 
 // newEnv builds a server for cfg (testConfig when nil), with hooks.
-func newEnv(t *testing.T, cfg *config.Config, hooks ...Hook) *env {
+func newEnv(t testing.TB, cfg *config.Config, hooks ...Hook) *env {
 	t.Helper()
 	if cfg == nil {
 		cfg = testConfig(t, "")
