@@ -70,6 +70,7 @@ func TestCheckSummary(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
+		"http: 127.0.0.1:8080; /api for the admin token and library tokens of unc, duke",
 		"libraries (2):",
 		"unc  UNC Chapel Hill  (collaborations: nightowl)",
 		"operators (3):",
