@@ -125,6 +125,8 @@ func (m *Metrics) Reconnect(a protocols.AccountID, n protocols.Network) {
 // gauges collects what is read from the gateway at each scrape.
 type gauges struct{ g Gateway }
 
+var _ prometheus.Collector = (*gauges)(nil)
+
 var (
 	descQueueOnline = prometheus.NewDesc("owlgate_queue_online", "1 while some operator of the queue is available.", []string{"queue"}, nil)
 	descOperators   = prometheus.NewDesc("owlgate_queue_operators_available", "Operators of the queue who are available.", []string{"queue"}, nil)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/owlgate/owlgate/httpapi"
 	"github.com/owlgate/owlgate/xmpp"
 )
 
@@ -20,7 +21,11 @@ type linkWatch struct {
 	since time.Time
 }
 
-var _ xmpp.Transport = (*linkWatch)(nil)
+var (
+	_ xmpp.Transport = (*linkWatch)(nil)
+	_ httpapi.Link   = (*linkWatch)(nil)
+	_ xmpp.Handler   = watchedHandler{}
+)
 
 // Run runs the transport with a handler that reports to the watch.
 func (l *linkWatch) Run(ctx context.Context, h xmpp.Handler) error {
