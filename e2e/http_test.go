@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/owlgate/owlgate/internal/testenv"
-	"github.com/owlgate/owlgate/xmpp/server"
 )
 
 // The end-to-end test of issue #5: owlgate's HTTP surface, on the whole
@@ -68,19 +64,8 @@ func awaitPresence(t *testing.T, og *owlgate, base, queue, want string) {
 func TestHTTPSurface(t *testing.T) {
 	const token = "e2e-admin-token-5a1c"
 	t.Setenv("OWLGATE_ADMIN_TOKEN", token)
-	for _, o := range []string{"ALICE", "BOB", "CAROL"} {
-		t.Setenv(o+"_PASSWORD", strings.ToLower(o)+"-secret-pw")
-	}
 	dataDir := t.TempDir()
-	cfg := fmt.Sprintf(`data_dir: %s
-xmpp:
-  mode: server
-  domain: localhost
-  listen: 127.0.0.1:0
-http:
-  listen: 127.0.0.1:0
-  admin_token: ${OWLGATE_ADMIN_TOKEN}
-`, dataDir) + strings.Replace(libraryYAML("localhost", true),
+	cfg := embeddedYAML(t, dataDir) + "  admin_token: ${OWLGATE_ADMIN_TOKEN}\n" + strings.Replace(libraryYAML("localhost", true),
 		"    operators: [alice@localhost, bob@localhost]\n",
 		"    operators: [alice@localhost, bob@localhost]\n    transcripts: true\n    redact: [email, phone]\n", 1)
 	og := startOwlgate(t, cfg, nil)
@@ -91,21 +76,16 @@ http:
 		t.Fatal(err)
 	}
 	base := "http://" + httpAddr.String()
-	xmppAddr, err := og.d.XMPPAddr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsConf := trustFile(t, filepath.Join(dataDir, server.SelfSignedCert), "localhost")
 
 	awaitPresence(t, og, base, "reference", "offline")
+
+	// alice comes online: the presence API says so. (The server was
+	// connected to the service before it took her connection: ready.)
+	alice := ircLoginEmbedded(t, ircXMPPAddr(t, og), dataDir, "alice")
+	awaitPresence(t, og, base, "reference", "online")
 	if status, body := httpGet(t, base+"/readyz", ""); status != http.StatusOK {
 		t.Errorf("/readyz: %d %s", status, body)
 	}
-
-	// alice comes online: the presence API says so.
-	c := testenv.Login(t, xmppAddr.String(), "alice@localhost", "alice-secret-pw", testenv.ClientOptions{Resource: "desk", TLS: tlsConf})
-	alice := &operator{t: t, name: "alice", c: c}
-	awaitPresence(t, og, base, "reference", "online")
 	if status, body := httpGet(t, base+"/presence?queues=maps,reference", ""); status != 200 || body != `{"queue":"reference","status":"online"}`+"\n" {
 		t.Errorf("rollover: %d %s", status, body)
 	}

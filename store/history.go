@@ -259,15 +259,7 @@ func (h *History) Transcript(ctx context.Context, id routing.ChatID) ([]routing.
 	if err != nil {
 		return nil, nil
 	}
-	rows, err := h.r.QueryContext(ctx, sqlAllLines, key)
-	if err != nil {
-		return nil, fmt.Errorf("store: transcript of chat %d: %w", key, err)
-	}
-	ls, err := scanLines(rows)
-	if err != nil {
-		return nil, fmt.Errorf("store: transcript of chat %d: %w", key, err)
-	}
-	return ls, nil
+	return allLines(ctx, h.r, key)
 }
 
 // endedChat checks in tx that chat key exists and has ended.
