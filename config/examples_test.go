@@ -69,7 +69,7 @@ func TestQuickstart(t *testing.T) {
 // TestCollaborationExample checks the collaboration example's shape.
 func TestCollaborationExample(t *testing.T) {
 	for _, v := range []string{"ALICE_PASSWORD", "BOB_PASSWORD", "DANA_PASSWORD", "OWLGATE_ADMIN_TOKEN",
-		"UNC_IRC_PASSWORD", "TWILIO_SID", "TWILIO_TOKEN", "DUKE_MATRIX_TOKEN"} {
+		"UNC_IRC_PASSWORD", "TWILIO_SID", "TWILIO_TOKEN", "DUKE_MATRIX_TOKEN", "UNC_HISTORY_TOKEN", "DUKE_HISTORY_TOKEN"} {
 		t.Setenv(v, "x-"+v)
 	}
 	c, err := Load("../examples/collaboration.yaml")
@@ -95,6 +95,11 @@ func TestCollaborationExample(t *testing.T) {
 	q := c.QueueByID("unc-reference")
 	if !q.Transcripts || q.TranscriptDays != 90 || !slices.Equal(q.Redact, []string{"email", "phone"}) {
 		t.Errorf("transcripts: %+v", q)
+	}
+	lt := c.HTTP.LibraryTokens
+	if len(lt) != 2 || lt[0].Library != "unc" || lt[0].Token.Value() != "x-UNC_HISTORY_TOKEN" ||
+		lt[1].Library != "duke" || lt[1].Token.Value() != "x-DUKE_HISTORY_TOKEN" {
+		t.Errorf("library tokens: %+v", lt)
 	}
 }
 

@@ -58,10 +58,23 @@ type TLS struct {
 	Key  string `yaml:"key" json:"key"`
 }
 
-// HTTP is the HTTP surface: status, metrics, history export, web hooks.
+// HTTP is the HTTP surface: presence, status, metrics, history export,
+// web hooks.
 type HTTP struct {
 	Listen     string `yaml:"listen" json:"listen"`           // host:port
 	AdminToken Secret `yaml:"admin_token" json:"admin_token"` // bearer token for the admin endpoints; unset: no token
+
+	// LibraryTokens are bearer tokens that see the history of one library
+	// only. Each value is unique, and none is the admin token.
+	LibraryTokens []LibraryToken `yaml:"library_tokens" json:"library_tokens"`
+}
+
+// LibraryToken is a bearer token for the history API scoped to one
+// library: it sees that library's chats (by the library of the queue the
+// patron wrote to) and nothing else.
+type LibraryToken struct {
+	Library string `yaml:"library" json:"library"`
+	Token   Secret `yaml:"token" json:"token"`
 }
 
 // Library is one library.

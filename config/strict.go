@@ -336,9 +336,10 @@ func fieldsOf(t reflect.Type) []field {
 	return out
 }
 
-// ownerOf returns the jid or id written in mapping n, if any.
+// ownerOf returns the jid or id written in mapping n, if any, else its
+// library (an entry of http.library_tokens).
 func ownerOf(n *yaml.Node) string {
-	var id string
+	var id, library string
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := deref(n.Content[i]), deref(n.Content[i+1])
 		if val.Kind != yaml.ScalarNode {
@@ -349,7 +350,12 @@ func ownerOf(n *yaml.Node) string {
 			return val.Value
 		case "id":
 			id = val.Value
+		case "library":
+			library = val.Value
 		}
+	}
+	if id == "" {
+		return library
 	}
 	return id
 }

@@ -148,8 +148,47 @@ func (v *validator) validate() {
 		v.resolve("http.admin_token", &c.HTTP.AdminToken)
 	}
 	libs := v.validateLibraries()
+	v.validateLibraryTokens(libs)
 	ops := v.validateOperators(libs)
 	v.validateQueues(libs, ops)
+}
+
+// validateLibraryTokens checks http.library_tokens: each names a library
+// that exists and a token, a secret reference, whose value is the admin
+// token's no more than another entry's.
+func (v *validator) validateLibraryTokens(libs map[string]string) {
+	c := v.c
+	seen := map[string]string{} // token value -> path of its first use
+	if c.HTTP.AdminToken.IsSet() && c.HTTP.AdminToken.Value() != "" {
+		seen[c.HTTP.AdminToken.Value()] = "http.admin_token"
+	}
+	for i := range c.HTTP.LibraryTokens {
+		lt := &c.HTTP.LibraryTokens[i]
+		p := fmt.Sprintf("http.library_tokens[%d]", i)
+		switch _, ok := libs[lt.Library]; {
+		case lt.Library == "":
+			v.required(p+".library", "add library: the id of the library whose chats this token may read")
+		case !ok:
+			v.fail(p+".library", fmt.Sprintf("%q is not a library", lt.Library),
+				refFix(lt.Library, libs, "add it under libraries:"))
+		}
+		tp := p + ".token"
+		if !v.set(tp) {
+			v.required(tp, secretFix(tp, "token", lt.Library))
+			continue
+		}
+		v.resolve(tp, &lt.Token)
+		val := lt.Token.Value()
+		if val == "" {
+			continue // not resolved: already reported
+		}
+		if first, dup := seen[val]; dup {
+			v.fail(tp, fmt.Sprintf("is the same token as %s (line %d)", first, v.line(first)),
+				"give every library its own token, and none the admin token")
+			continue
+		}
+		seen[val] = tp
+	}
 }
 
 func (v *validator) validateXMPP() {

@@ -231,21 +231,28 @@ operators:
 `, ops.String(), operatorDomain)
 }
 
-// TestScenarioEmbeddedServer runs the scenario with owlgate as the
-// operators' XMPP server: they log in over STARTTLS with SCRAM.
-func TestScenarioEmbeddedServer(t *testing.T) {
+// embeddedYAML sets the scenario's operators' passwords (alice-secret-pw,
+// ...) and returns the top of a config with owlgate as their XMPP server,
+// on free ports, its http section last.
+func embeddedYAML(t *testing.T, dataDir string) string {
 	for _, o := range []string{"ALICE", "BOB", "CAROL"} {
 		t.Setenv(o+"_PASSWORD", strings.ToLower(o)+"-secret-pw")
 	}
-	dataDir := t.TempDir()
-	cfg := fmt.Sprintf(`data_dir: %s
+	return fmt.Sprintf(`data_dir: %s
 xmpp:
   mode: server
   domain: localhost
   listen: 127.0.0.1:0
 http:
   listen: 127.0.0.1:0
-`, dataDir) + libraryYAML("localhost", true)
+`, dataDir)
+}
+
+// TestScenarioEmbeddedServer runs the scenario with owlgate as the
+// operators' XMPP server: they log in over STARTTLS with SCRAM.
+func TestScenarioEmbeddedServer(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg := embeddedYAML(t, dataDir) + libraryYAML("localhost", true)
 	og := startOwlgate(t, cfg, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()

@@ -87,7 +87,11 @@ func (a *account) Deliver(ctx context.Context, ev protocols.Inbound) error {
 	if err != nil {
 		return err
 	}
-	return a.g.postDurable(ctx, pe)
+	if err := a.g.postDurable(ctx, pe); err != nil {
+		return err
+	}
+	a.observe(ev)
+	return nil
 }
 
 // Enqueue implements protocols.Enqueuer: like Deliver, but it returns once
@@ -97,7 +101,22 @@ func (a *account) Enqueue(ctx context.Context, ev protocols.Inbound) error {
 	if err != nil {
 		return err
 	}
-	return a.g.Post(ctx, pe)
+	if err := a.g.Post(ctx, pe); err != nil {
+		return err
+	}
+	a.observe(ev)
+	return nil
+}
+
+// observe counts an event the engine took: a patron's message, or a
+// failure the network reported after the send.
+func (a *account) observe(ev protocols.Inbound) {
+	switch ev.(type) {
+	case protocols.Message, *protocols.Message:
+		a.g.obs.MessageIn(a.spec.Network)
+	case protocols.DeliveryFailure, *protocols.DeliveryFailure:
+		a.g.obs.DeliveryFailed(a.spec.Network)
+	}
 }
 
 // patronEvent checks that ev is this account's and resolves the patron's
@@ -134,6 +153,9 @@ func (a *account) ReportState(r protocols.StateReport) {
 	}
 	a.mu.Unlock()
 	a.g.notifyState()
+	if prev != r.State {
+		a.g.obs.AccountState(a.spec.ID, a.spec.Network, r.State)
+	}
 	if prev == r.State && r.State != protocols.AccountBackoff {
 		return
 	}
@@ -213,6 +235,7 @@ func (a *account) supervise(ctx context.Context) error {
 		case <-retryC:
 			retryC = nil
 			if wanted && cancel == nil {
+				a.g.obs.Reconnect(a.spec.ID, a.spec.Network)
 				start()
 			}
 		}

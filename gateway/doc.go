@@ -29,4 +29,17 @@
 // after it went offline, restarted with backoff when it fails and stopped for
 // good on bad credentials. A panic in an adapter is recovered and counted as
 // a failure.
+//
+// # What others read
+//
+// Before the loop carries out an event's actions it looks at them once
+// (prepare, in observe.go): the lines of chats that came in on a queue with
+// redact are redacted before they are stored ([RedactText]; operators were
+// sent the text as written); each QueuePresence updates a snapshot of the
+// queues' online state, which [Gateway.QueueOnline] reads without going
+// through the loop (the presence API answers from it); and chat records
+// tell the [Observer] (the metrics) when a chat opens, is first answered
+// and ends. [Gateway.Snapshot] asks the loop itself for the engine's queues
+// and open chats (for /status); [Gateway.Accounts] reads the accounts'
+// states.
 package gateway

@@ -15,11 +15,12 @@ import (
 	"github.com/owlgate/owlgate/routing"
 )
 
-// Built is what [FromConfig] makes of a config: the engine's view of it and
-// one adapter per account.
+// Built is what [FromConfig] makes of a config: the engine's view of it,
+// one adapter per account, and what each queue redacts.
 type Built struct {
 	Routing  routing.Config
 	Accounts []Account
+	Redact   map[routing.QueueID]Redaction // queues that redact, for Options.Redact
 }
 
 // FromConfig builds the routing config and every account's adapter with the
@@ -60,6 +61,14 @@ func FromConfig(cfg *config.Config, networks map[string]protocols.Factory, log *
 		}
 		for _, f := range q.Fallback {
 			rq.Fallback = append(rq.Fallback, routing.QueueID(f))
+		}
+		if r, err := ParseRedaction(q.Redact); err != nil {
+			errs = append(errs, err) // config.Load checked the names
+		} else if r != 0 {
+			if b.Redact == nil {
+				b.Redact = make(map[routing.QueueID]Redaction)
+			}
+			b.Redact[rq.ID] = r
 		}
 		for ai := range q.Accounts {
 			a := &q.Accounts[ai]

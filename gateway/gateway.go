@@ -43,6 +43,14 @@ type Options struct {
 	// Timers is the accounts' supervisors' time (grace periods, backoff);
 	// nil: the system's. Tests use a fake.
 	Timers Timers
+
+	// Redact says, per queue, what to black out of the lines of the chats
+	// that came in on it before they are stored (see RedactText).
+	Redact map[routing.QueueID]Redaction
+
+	// Observer is told about chats, messages and accounts, for the
+	// metrics; nil: NopObserver.
+	Observer Observer
 }
 
 // DefaultBackoff restarts a failed account after about a second, doubling
@@ -86,6 +94,9 @@ type Gateway struct {
 	outSeq   uint64    // owned by the loop
 	done     doneQueue // delivered messages, for the loop to remove from the outbox
 	sends    []outJob  // messages to patrons from the last execute, for dispatch; owned by the loop
+	obs      Observer
+	presence *presence   // each queue's online state, for QueueOnline
+	chats    chatTracker // owned by the loop: open chats, for the observer
 
 	stateMu sync.Mutex
 	stateCh chan struct{} // closed at an account's state change
@@ -124,6 +135,9 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Routing.ContextLines <= 0 {
 		opts.Routing.ContextLines = DefaultContextLines
 	}
+	if opts.Observer == nil {
+		opts.Observer = NopObserver{}
+	}
 	g := &Gateway{
 		opts:     opts,
 		log:      opts.Log,
@@ -136,6 +150,9 @@ func New(opts Options) (*Gateway, error) {
 		stateCh:  make(chan struct{}),
 		loopDone: make(chan struct{}),
 		outSeq:   uint64(time.Now().UnixNano()),
+		obs:      opts.Observer,
+		presence: newPresence(opts.Routing.Queues),
+		chats:    make(chatTracker),
 	}
 	for _, spec := range opts.Accounts {
 		if spec.Adapter == nil {
@@ -166,6 +183,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: restoring open chats: %w", err)
 	}
+	g.chats.restore(state)
 	for _, a := range g.accounts {
 		if a.spec.DataDir != "" {
 			if err := os.MkdirAll(a.spec.DataDir, 0o700); err != nil {

@@ -12,10 +12,12 @@ import (
 )
 
 // envelope carries an event to the loop; done, when set, receives the
-// commit of what the event wrote (nil when it wrote nothing).
+// commit of what the event wrote (nil when it wrote nothing). An envelope
+// with a query carries no event: the loop runs the query (see ask).
 type envelope struct {
-	ev   routing.Event
-	done chan<- *store.Commit
+	ev    routing.Event
+	done  chan<- *store.Commit
+	query func(*routing.Engine)
 }
 
 // loop is the one goroutine that owns the engine.
@@ -30,6 +32,10 @@ func (g *Gateway) loop(ctx context.Context, engine *routing.Engine) error {
 		case <-ctx.Done():
 			return nil
 		case env := <-g.events:
+			if env.query != nil {
+				env.query(engine)
+				continue
+			}
 			commit := g.execute(engine.Handle(env.ev))
 			if env.done != nil {
 				env.done <- commit
@@ -61,6 +67,7 @@ func (g *Gateway) resetTimer(timer *time.Timer, engine *routing.Engine) {
 // the batch and kept in g.sends for dispatch. It returns the batch's commit,
 // or nil when nothing was written.
 func (g *Gateway) execute(actions []routing.Action) *store.Commit {
+	g.prepare(actions) // redaction, presence, metrics: observe.go
 	var batch store.Batch
 	for i := range actions {
 		a := &actions[i]

@@ -85,6 +85,7 @@ func (a *account) sendRecorded(ctx context.Context, job outJob) error {
 		err := a.sendOnce(ctx, rec)
 		if err == nil {
 			a.g.done.add(a.g.opts.Store, rec.ID)
+			a.g.obs.MessageOut(a.spec.Network)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -93,6 +94,7 @@ func (a *account) sendRecorded(ctx context.Context, job outJob) error {
 		wait := max(protocols.RetryAfter(err), backoff.Next(0))
 		if !protocols.Retryable(err) || time.Now().Add(wait).After(deadline) {
 			a.log.Warn("message to patron not delivered", "chat", rec.Chat, "err", err)
+			a.g.obs.DeliveryFailed(a.spec.Network)
 			done := a.g.opts.Store.Submit(store.Batch{Done: []protocols.MessageID{rec.ID}})
 			if werr := done.Wait(ctx); werr != nil && ctx.Err() == nil {
 				a.log.Error("failed message not removed from the outbox; it will be sent again at the next start",

@@ -29,7 +29,9 @@ const (
 	QueuePresence
 	// SaveChat: persist Record, the chat's current record.
 	SaveChat
-	// SaveLine: persist Line, a new line of chat Chat.
+	// SaveLine: persist Line, a new line of chat Chat, which came in on
+	// queue Queue (the chat's origin: its transcript and redaction follow
+	// that queue's config).
 	SaveLine
 )
 

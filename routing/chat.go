@@ -95,7 +95,7 @@ func (e *Engine) addLine(c *chat, src LineSource, op OperatorID, text string, at
 		c.lines[c.first] = l
 		c.first = (c.first + 1) % len(c.lines)
 	}
-	e.out = append(e.out, Action{Kind: SaveLine, Chat: c.rec.ID, Line: l})
+	e.out = append(e.out, Action{Kind: SaveLine, Chat: c.rec.ID, Queue: c.rec.Origin, Line: l})
 }
 
 // setPlace moves c to queue q (nil when it ends) with status st, keeping

@@ -67,8 +67,19 @@
 // submitted for such a chat later (or later in the same batch) are not
 // stored. The record itself (queue, guest, times, answered, end reason)
 // is kept for statistics; it holds no message text. Message text is never
-// logged, nor quoted in errors. Redaction and expiry of kept transcripts
-// are not done here yet.
+// logged, nor quoted in errors. Redaction happens before lines reach the
+// store (the gateway redacts the lines of queues that set redact).
+//
+// # History
+//
+// [History] reads and deletes what is stored, for the HTTP API and
+// `owlgate history`, on connections of its own (it may run in another
+// process while owlgate runs): chats by start, queue, library, network,
+// operator and answered, a chat's transcript, and the deletion of a
+// transcript (the record stays, for statistics), of a whole chat, and of
+// transcripts or chats that ended before a time (retention:
+// transcript_days). Only ended chats are deleted, in transactions of a few
+// hundred chats, so that the gateway's writer never waits long.
 //
 // # Round trips
 //

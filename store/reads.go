@@ -135,7 +135,17 @@ func (s *SQLite) Lines(ctx context.Context, chat routing.ChatID) ([]routing.Line
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, sqlAllLines, id)
+	return allLines(ctx, tx, id)
+}
+
+// querier is a read transaction or the read pool.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// allLines reads every stored line of chat id, in order.
+func allLines(ctx context.Context, q querier, id int64) ([]routing.Line, error) {
+	rows, err := q.QueryContext(ctx, sqlAllLines, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: lines of chat %d: %w", id, err)
 	}

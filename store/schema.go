@@ -102,11 +102,19 @@ CREATE INDEX offline_jid ON offline (jid, seq);
 	`
 DROP INDEX outbound_created;
 `,
+	// 4: the history API (History.Chats) filters and pages chats by their
+	// start; retention (History.PurgeTranscripts) finds ended chats that
+	// still have a transcript by their end. The second index holds only
+	// those chats, so it costs nothing to queues without transcripts.
+	`
+CREATE INDEX chats_started ON chats (started, id);
+CREATE INDEX chats_transcript_ended ON chats (ended) WHERE status = 3 AND transcript = 1;
+`,
 }
 
 // SchemaVersion is the schema version this build of owlgate writes: the
 // number of migrations it knows (a test checks that they agree).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // ErrSchemaTooNew is returned by [OpenSQLite] for a database written by a
 // newer owlgate, whose schema this build does not know.

@@ -59,6 +59,27 @@ func configError(err error) error {
 	return fmt.Errorf("%s", b.String())
 }
 
+// apiSummary says who may use the history API.
+func apiSummary(h config.HTTP) string {
+	var libs []string
+	for _, lt := range h.LibraryTokens {
+		if !slices.Contains(libs, lt.Library) {
+			libs = append(libs, lt.Library)
+		}
+	}
+	var who []string
+	if h.AdminToken.IsSet() {
+		who = append(who, "the admin token")
+	}
+	if len(libs) > 0 {
+		who = append(who, "library tokens of "+strings.Join(libs, ", "))
+	}
+	if len(who) == 0 {
+		return "/api off (no token)"
+	}
+	return "/api for " + strings.Join(who, " and ")
+}
+
 // summarize prints what a config sets up, for an administrator to read.
 func summarize(w io.Writer, cfg *config.Config) {
 	fmt.Fprintf(w, "%s: OK\n", cfg.File())
@@ -68,7 +89,7 @@ func summarize(w io.Writer, cfg *config.Config) {
 	default:
 		fmt.Fprintf(w, "xmpp: embedded server for %s on %s\n", cfg.XMPP.Domain, cfg.XMPP.Listen)
 	}
-	fmt.Fprintf(w, "http: %s\n", cfg.HTTP.Listen)
+	fmt.Fprintf(w, "http: %s; %s\n", cfg.HTTP.Listen, apiSummary(cfg.HTTP))
 	fmt.Fprintf(w, "data: %s\n", cfg.DataDir)
 
 	fmt.Fprintf(w, "libraries (%d):\n", len(cfg.Libraries))

@@ -3,6 +3,8 @@
 //
 //	owlgate run --config FILE      run the gateway until SIGINT or SIGTERM
 //	owlgate check --config FILE    check a config and summarise it
+//	owlgate history export ...     write the chat history as CSV or JSON
+//	owlgate history purge ...      delete chats or transcripts that ended before a date
 //	owlgate version                print the version
 //
 // The networks this build can serve are listed in [networks]; there is no
@@ -41,7 +43,11 @@ const usage = `owlgate: a chat-reference gateway for libraries
 usage:
   owlgate run --config FILE      run the gateway until SIGINT or SIGTERM
   owlgate check --config FILE    check a config: a summary, or every error
+  owlgate history export ...     write the chat history (CSV or JSON) to standard output
+  owlgate history purge ...      delete chats (or their transcripts) that ended before a date
   owlgate version                print the version
+
+owlgate history help lists the history commands' flags.
 
 Documentation: README.md and examples/ in the source.
 `
@@ -70,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(ctx, args[1:], stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout, stderr)
+	case "history":
+		err = cmdHistory(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help", "-help":

@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 // exampleEnv sets every variable the examples reference.
 func exampleEnv(t *testing.T) {
 	for _, v := range []string{"ALICE_PASSWORD", "BOB_PASSWORD", "DANA_PASSWORD", "DUKE_MATRIX_TOKEN",
-		"OWLGATE_ADMIN_TOKEN", "OWLGATE_COMPONENT_SECRET", "TWILIO_SID", "TWILIO_TOKEN", "UNC_IRC_PASSWORD"} {
+		"OWLGATE_ADMIN_TOKEN", "OWLGATE_COMPONENT_SECRET", "TWILIO_SID", "TWILIO_TOKEN", "UNC_IRC_PASSWORD",
+		"UNC_HISTORY_TOKEN", "DUKE_HISTORY_TOKEN"} {
 		t.Setenv(v, "secret-value-of-"+v)
 	}
 }
@@ -69,6 +70,7 @@ func TestCheckSummary(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
+		"http: 127.0.0.1:8080; /api for the admin token and library tokens of unc, duke",
 		"libraries (2):",
 		"unc  UNC Chapel Hill  (collaborations: nightowl)",
 		"operators (3):",

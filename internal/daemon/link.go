@@ -16,8 +16,9 @@ import (
 
 // newLink builds the operator link the config asks for: the embedded XMPP
 // server, or the XEP-0114 component, under the service that maps its
-// stanzas to the routing engine.
-func newLink(cfg *config.Config, rc routing.Config, st *store.SQLite, log *slog.Logger, version string) (*xmpp.Service, xmpp.Transport, error) {
+// stanzas to the routing engine. The service runs the transport through
+// watch, which notes whether it is up.
+func newLink(cfg *config.Config, rc routing.Config, st *store.SQLite, watch *linkWatch, log *slog.Logger, version string) (*xmpp.Service, xmpp.Transport, error) {
 	domain, err := jid.Parse(cfg.XMPP.Domain)
 	if err != nil {
 		return nil, nil, fmt.Errorf("xmpp.domain %q: %w", cfg.XMPP.Domain, err)
@@ -58,12 +59,13 @@ func newLink(cfg *config.Config, rc routing.Config, st *store.SQLite, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
+	watch.Transport = transport
 	svc, err := xmpp.NewService(xmpp.ServiceConfig{
 		Domain:  domain,
 		Routing: rc,
 		Log:     log,
 		Version: version,
-	}, transport)
+	}, watch)
 	if err != nil {
 		return nil, nil, err
 	}
