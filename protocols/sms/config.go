@@ -81,7 +81,7 @@ type settings struct {
 
 var (
 	e164RE       = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
-	accountSIDRE = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	twilioSIDRE  = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
 	serviceSIDRE = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 )
 
@@ -114,8 +114,12 @@ func (c *Config) validate() (*settings, error) {
 	switch {
 	case !c.AccountSID.IsSet():
 		bad("account_sid", "is required (write account_sid: ${TWILIO_SID})")
-	case s.accountSID != "" && !accountSIDRE.MatchString(s.accountSID):
-		// The value is not repeated: it is a secret.
+	case twilioSIDRE.MatchString(s.accountSID) && !strings.HasPrefix(s.accountSID, "AC"):
+		// Another SID (an API key's SK, a service's MG, a number's PN):
+		// a likely mix-up. Other values are left to Twilio, which refuses
+		// a wrong one when the account starts. The value is not repeated.
+		bad("account_sid", "is a Twilio SID starting with %s, not the account's (AC and 32 hexadecimal digits, on the Console's dashboard)", s.accountSID[:2])
+	case strings.ContainsAny(s.accountSID, " /?#%\t\n"):
 		bad("account_sid", "is not a Twilio account SID (AC and 32 hexadecimal digits, on the Console's dashboard)")
 	}
 	if !c.AuthToken.IsSet() {

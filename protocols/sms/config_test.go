@@ -92,7 +92,8 @@ func TestConfigErrors(t *testing.T) {
 		{"no provider", func(c *Config) { c.Provider = "" }, "provider: is required"},
 		{"another provider", func(c *Config) { c.Provider = "vonage" }, `provider: "vonage" is not supported`},
 		{"no account_sid", func(c *Config) { c.AccountSID = config.Secret{} }, "account_sid: is required"},
-		{"not an account SID", func(c *Config) { c.AccountSID = config.NewSecret("SK0123") }, "account_sid: is not a Twilio account SID"},
+		{"an API key's SID", func(c *Config) { c.AccountSID = config.NewSecret("SK" + strings.Repeat("0", 32)) }, "account_sid: is a Twilio SID starting with SK"},
+		{"not a SID", func(c *Config) { c.AccountSID = config.NewSecret("AC/../x") }, "account_sid: is not a Twilio account SID"},
 		{"no auth_token", func(c *Config) { c.AuthToken = config.Secret{} }, "auth_token: is required"},
 		{"no sender", func(c *Config) { c.From = "" }, "from: is required, or messaging_service_sid"},
 		{"both senders", func(c *Config) { c.MessagingServiceSID = "MG" + strings.Repeat("0", 32) }, "either from or messaging_service_sid"},
@@ -114,7 +115,7 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 	c := ok()
-	c.AccountSID = config.NewSecret("SK-secret-looking-value")
+	c.AccountSID = config.NewSecret("SK-secret looking value")
 	if _, err := c.validate(); err == nil || strings.Contains(err.Error(), "secret-looking") {
 		t.Errorf("the account SID's error repeats it: %v", err)
 	}
