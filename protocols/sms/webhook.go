@@ -74,16 +74,28 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request, path string) 
 	return r.PostForm
 }
 
-// serveText takes a text from a patron: it answers 200 only once the text
-// is handed over durably (the Sink's Deliver contract), or was already.
-func (a *Adapter) serveText(w http.ResponseWriter, r *http.Request) {
-	form := a.verified(w, r, textPath)
+// accept checks a webhook (see verified) and returns its form with the sink
+// to hand it over to, and the function to call once that is done. When the
+// webhook is refused, or the account does not run (503), it answers the
+// request and returns a nil form.
+func (a *Adapter) accept(w http.ResponseWriter, r *http.Request, path string) (url.Values, protocols.Sink, func()) {
+	form := a.verified(w, r, path)
 	if form == nil {
-		return
+		return nil, nil, nil
 	}
 	sink, release := a.acquire()
 	if sink == nil {
 		http.Error(w, "account not running", http.StatusServiceUnavailable)
+		return nil, nil, nil
+	}
+	return form, sink, release
+}
+
+// serveText takes a text from a patron: it answers 200 only once the text
+// is handed over durably (the Sink's Deliver contract), or was already.
+func (a *Adapter) serveText(w http.ResponseWriter, r *http.Request) {
+	form, sink, release := a.accept(w, r, textPath)
+	if form == nil {
 		return
 	}
 	defer release()
@@ -155,13 +167,8 @@ func (a *Adapter) takeText(ctx context.Context, sink protocols.Sink, sid, from, 
 // delivered in all its parts a Receipt. Other statuses (queued, sent...)
 // are acknowledged and ignored.
 func (a *Adapter) serveStatus(w http.ResponseWriter, r *http.Request) {
-	form := a.verified(w, r, statusPath)
+	form, sink, release := a.accept(w, r, statusPath)
 	if form == nil {
-		return
-	}
-	sink, release := a.acquire()
-	if sink == nil {
-		http.Error(w, "account not running", http.StatusServiceUnavailable)
 		return
 	}
 	defer release()

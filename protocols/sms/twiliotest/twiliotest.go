@@ -35,7 +35,7 @@ type API struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced when a message is taken
+	changed  chan struct{} // closed and replaced when a message is taken or the account fetched
 	messages []Message
 	read     map[string]int // per recipient: messages returned by Next
 	attempts int            // POSTs to Messages.json, taken or not
@@ -43,6 +43,7 @@ type API struct {
 	checks   []Reply        // answers to the next account fetches
 	refused  []string       // why requests were refused, as Twilio would
 	inbound  int            // texts from phones so far, for their MessageSids
+	fetched  int            // successful fetches of the account
 }
 
 // Message is a message the API took.
@@ -153,6 +154,29 @@ func (a *API) Next(ctx context.Context, to string) (Message, error) {
 	}
 }
 
+func (a *API) notifyLocked() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// WaitFetched waits until the account was fetched (the adapter checks its
+// credentials so when it starts): from then on, its webhooks are taken.
+func (a *API) WaitFetched(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		n, ch := a.fetched, a.changed
+		a.mu.Unlock()
+		if n > 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("twiliotest: the account was not fetched: %w", ctx.Err())
+		}
+	}
+}
+
 var (
 	messagesPath = regexp.MustCompile(`^/2010-04-01/Accounts/([^/]+)/Messages\.json$`)
 	accountPath  = regexp.MustCompile(`^/2010-04-01/Accounts/([^/]+)\.json$`)
@@ -197,6 +221,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 			answer(w, *fail)
 			return
 		}
+		a.mu.Lock()
+		a.fetched++
+		a.notifyLocked()
+		a.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"sid": a.AccountSID, "status": "active"})
 		return
 	}
@@ -248,8 +276,7 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		msg.SID = fmt.Sprintf("SM%032x", len(a.messages)+1)
 		a.messages = append(a.messages, msg)
-		close(a.changed)
-		a.changed = make(chan struct{})
+		a.notifyLocked()
 		a.mu.Unlock()
 		writeJSON(w, http.StatusCreated, map[string]any{"sid": msg.SID, "status": "queued", "to": msg.To,
 			"from": msg.From, "body": msg.Body, "account_sid": a.AccountSID})
