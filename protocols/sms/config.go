@@ -158,7 +158,7 @@ func (c *Config) validate() (*settings, error) {
 	if c.OfflineMessageEvery != nil {
 		s.offlineEvery = time.Duration(*c.OfflineMessageEvery)
 	}
-	if len(s.help) > maxUnits {
+	if units(s.help) > maxUnits {
 		bad("help_message", "is longer than one text (%d characters)", maxUnits)
 	}
 	if len(errs) > 0 {
