@@ -28,7 +28,7 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 	q := c.Queues[0]
 	if q.Name != "reference" || q.FallbackAfter != 0 || q.OfflineGrace != Duration(2*time.Minute) ||
-		q.OfflineMessage != DefaultOfflineMessage || q.Transcripts || q.TranscriptDays != 0 || q.IdleTimeout != 0 {
+		q.OfflineMessage != DefaultOfflineMessage || q.Transcripts || q.TranscriptDays != 0 || q.IdleTimeout != 0 || q.ShowPhone {
 		t.Errorf("queue = %+v", q)
 	}
 	if got := q.IdleTimeoutFor(&q.Accounts[0], 0); got != 30*time.Minute {
@@ -61,13 +61,14 @@ queues:
     offline_grace: 0s
     offline_message: Closed.
     idle_timeout: 1h
+    show_phone: true
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := c.Queues[0]
 	if c.DataDir != "/var/lib/owlgate" || c.Log.Level != "debug" || c.Log.Format != "json" ||
-		q.Name != "Reference Desk" || q.OfflineGrace != 0 || q.OfflineMessage != "Closed." || q.IdleTimeout != Duration(time.Hour) {
+		q.Name != "Reference Desk" || q.OfflineGrace != 0 || q.OfflineMessage != "Closed." || q.IdleTimeout != Duration(time.Hour) || !q.ShowPhone {
 		t.Errorf("config = %+v", c)
 	}
 	c, err = Parse(filepath.Join(dir, "sub", "owlgate.yaml"), []byte(base+"data_dir: ../data\n"))

@@ -105,6 +105,7 @@ type Queue struct {
 	FallbackAfter  Duration `yaml:"fallback_after" json:"fallback_after"`   // 0: no timed fallback
 	OfflineMessage string   `yaml:"offline_message" json:"offline_message"`
 	OfflineGrace   Duration `yaml:"offline_grace" json:"offline_grace"` // accounts stay logged in this long after the queue goes offline
+	ShowPhone      bool     `yaml:"show_phone" json:"show_phone"`       // /who shows SMS patrons' phone numbers to operators; off, the guest id only
 
 	// IdleTimeout is the queue's idle timeout for its accounts' chats; zero
 	// when the config does not say. Use IdleTimeoutFor to get an account's

@@ -170,8 +170,10 @@ func (a *account) ReportState(r protocols.StateReport) {
 }
 
 // supervise runs the adapter while the queue is online and for the grace
-// period after, restarting it with backoff when it fails.
+// period after, restarting it with backoff when it fails. An adapter that is
+// protocols.AlwaysOn runs from the start, whatever the queue's presence.
 func (a *account) supervise(ctx context.Context) error {
+	always := a.alwaysOn()
 	var (
 		wanted  bool
 		cancel  context.CancelFunc
@@ -196,12 +198,22 @@ func (a *account) supervise(ctx context.Context) error {
 			cancel, done = nil, nil
 		}
 	}
+	if always {
+		wanted = true
+		start()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			stop()
 			return nil
 		case on := <-a.wantc:
+			if always && !on {
+				// An always-on account ignores its queue going offline
+				// (its queue coming online restarts it after bad
+				// credentials, as any account).
+				continue
+			}
 			wanted = on
 			switch {
 			case on:
@@ -240,6 +252,24 @@ func (a *account) supervise(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// alwaysOn reports whether the account cannot log out
+// (protocols.AlwaysOn), and if so tells the adapter its queue's offline
+// message (protocols.OfflineMessageSetter) before it first runs.
+func (a *account) alwaysOn() bool {
+	ao, ok := a.spec.Adapter.(protocols.AlwaysOn)
+	if !ok || !ao.AlwaysOn() {
+		return false
+	}
+	if s, ok := a.spec.Adapter.(protocols.OfflineMessageSetter); ok {
+		for _, q := range a.g.opts.Routing.Queues {
+			if q.ID == a.spec.Queue {
+				s.SetOfflineMessage(q.OfflineText())
+			}
+		}
+	}
+	return true
 }
 
 // run runs the adapter once, turning a panic into an error.

@@ -55,6 +55,7 @@ func FromConfig(cfg *config.Config, networks map[string]protocols.Factory, log *
 			Transcripts:    q.Transcripts,
 			FallbackAfter:  time.Duration(q.FallbackAfter),
 			OfflineMessage: q.OfflineMessage,
+			ShowPhone:      q.ShowPhone,
 		}
 		for _, o := range q.Operators {
 			rq.Operators = append(rq.Operators, routing.OperatorID(o))

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/owlgate/owlgate/protocols"
 )
 
 // cmdKind is what an operator's text to a guest or a queue asks for.
@@ -182,6 +184,10 @@ func (e *Engine) whoText(c *chat) string {
 	var b strings.Builder
 	b.WriteString(textNoteHead(string(c.rec.Guest), string(c.rec.Patron.Network), c.queue.label))
 	b.WriteString("\n")
+	if c.origin.showPhone && isPhoneNumber(c.rec.Patron.User) {
+		// The queue owning the number the patron texted chose to show it.
+		b.WriteString(textPhone(string(c.rec.Patron.User)) + "\n")
+	}
 	if c.rec.Status == ChatHeld {
 		b.WriteString("Held by " + c.holder.name)
 		if c.rec.Answered() {
@@ -266,4 +272,18 @@ func writeList(b *strings.Builder, title string, cs []*chat, item func(*chat) st
 		b.WriteString(item(c))
 	}
 	b.WriteString(".")
+}
+
+// isPhoneNumber reports whether a patron's id is an E.164 phone number
+// ("+" and 2 to 15 digits), as SMS patrons' are.
+func isPhoneNumber(u protocols.UserID) bool {
+	if len(u) < 3 || len(u) > 16 || u[0] != '+' {
+		return false
+	}
+	for i := 1; i < len(u); i++ {
+		if u[i] < '0' || u[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

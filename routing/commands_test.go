@@ -3,6 +3,8 @@ package routing
 import (
 	"testing"
 	"time"
+
+	"github.com/owlgate/owlgate/protocols"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -85,6 +87,32 @@ func TestCommands(t *testing.T) {
 			step{ev: reply(alice, pat, "/who"), want: lines(noticeTo(alice, pat,
 				"guest-1001 · irc · Reference (UNC)\nWaiting for 0s; offered to Alice.\nStarted 15:04, 0s ago; lines: 1; transfers: 0."))},
 		)},
+		{name: "/who shows the phone number when the account's queue says so",
+			cfg: func(c *Config) { c.Queues[0].ShowPhone = true }, steps: steps(
+				setupStep(up(alice), textFrom("+15555550123", "hi")),
+				step{ev: reply(alice, "guest-1004", "/who"), want: lines(noticeTo(alice, "guest-1004",
+					"guest-1004 · sms · Reference (UNC)\nPhone: +15555550123\nWaiting for 0s; offered to Alice.\nStarted 15:04, 0s ago; lines: 1; transfers: 0."))},
+			)},
+		{name: "/who shows no phone number by default", steps: steps(
+			setupStep(up(alice), textFrom("+15555550123", "hi")),
+			step{ev: reply(alice, "guest-1004", "/who"), want: lines(noticeTo(alice, "guest-1004",
+				"guest-1004 · sms · Reference (UNC)\nWaiting for 0s; offered to Alice.\nStarted 15:04, 0s ago; lines: 1; transfers: 0."))},
+		)},
+		{name: "/who shows no phone number for an id that is none",
+			cfg: func(c *Config) { c.Queues[0].ShowPhone = true }, steps: steps(
+				setupStep(up(alice), say("pat", "hi")),
+				step{ev: reply(alice, pat, "/who"), want: lines(noticeTo(alice, pat,
+					"guest-1001 · irc · Reference (UNC)\nWaiting for 0s; offered to Alice.\nStarted 15:04, 0s ago; lines: 1; transfers: 0."))},
+			)},
+		// Special shows numbers, but the number belongs to Reference,
+		// which does not.
+		{name: "/who of a transferred chat follows the queue owning the number",
+			cfg: func(c *Config) { c.Queues[2].ShowPhone = true }, steps: steps(
+				setupStep(up(alice), up(erin), textFrom("+15555550123", "hi"), reply(alice, "guest-1004", "hello"),
+					reply(alice, "guest-1004", "/transfer special")),
+				step{ev: reply(erin, "guest-1004", "/who"), want: lines(noticeTo(erin, "guest-1004",
+					"guest-1004 · sms · Special (UNC)\nWaiting again; offered to erin@unc.\nStarted 15:04, 0s ago; lines: 3; transfers: 1."))},
+			)},
 		{name: "// sends a leading slash", steps: steps(
 			heldByAlice(),
 			step{ev: reply(alice, pat, "//etc/hosts is a file"), want: lines(`send-patron pat: "/etc/hosts is a file"`)},
@@ -123,4 +151,10 @@ func escape(s string) string {
 		q = append(q, r)
 	}
 	return string(q)
+}
+
+// textFrom is a text from phone number n to the SMS account unc-sms; its
+// patron is guest-1004.
+func textFrom(n protocols.UserID, text string) Event {
+	return PatronEvent{Guest: "guest-1004", Inbound: protocols.Message{From: addrOn("unc-sms", n), Text: text}}
 }

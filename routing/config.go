@@ -59,8 +59,13 @@ type Queue struct {
 	FallbackAfter time.Duration // 0: no timed fallback
 
 	// OfflineMessage is what a patron is told when no queue of the chain
-	// is online.
+	// is online; the engine's default when empty (see OfflineText).
 	OfflineMessage string
+
+	// ShowPhone makes /who show the patron's phone number, for chats that
+	// came in on this queue's accounts from a phone number (SMS). Off, the
+	// operators know the patron by the guest id only.
+	ShowPhone bool
 
 	Accounts []Account
 }
@@ -75,4 +80,14 @@ type Account struct {
 // Clock tells the engine the time. Tests use a fake one.
 type Clock interface {
 	Now() time.Time
+}
+
+// OfflineText returns what the engine sends a patron of this queue's
+// accounts when no queue of the chain is online: OfflineMessage, or the
+// engine's default when it is empty.
+func (q Queue) OfflineText() string {
+	if q.OfflineMessage == "" {
+		return textDefaultOffline
+	}
+	return q.OfflineMessage
 }

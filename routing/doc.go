@@ -76,7 +76,10 @@
 // sent to the patron: /transfer <queue|operator JID>, /close, /who,
 // /history and /help; anything else gets the list of commands. "//" sends
 // a literal leading slash ("//etc" sends "/etc"). /who is open to any
-// operator; /history, /transfer and /close only to the holder (or an
+// operator; it names the patron by guest id only, unless the queue owning
+// the account they wrote to sets ShowPhone and their id is a phone number
+// (SMS), which /who then shows: the library publishing the number decides.
+// /history, /transfer and /close only to the holder (or an
 // offered operator while the chat waits). To a queue's JID, /status lists
 // its available operators, the chats waiting on it (its own and those it is
 // a fallback for) and the chats it holds; /help lists the queue commands.

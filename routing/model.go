@@ -51,6 +51,7 @@ type queue struct {
 	fallbackAfter time.Duration
 	offline       string // the offline message, defaulted
 	transcripts   bool
+	showPhone     bool // /who shows the phone number of the patrons of its accounts
 
 	availOps int // operators of this queue who are available: online when > 0
 
@@ -132,13 +133,10 @@ func (e *Engine) build(cfg Config) error {
 		if name == "" {
 			name = string(qc.ID)
 		}
-		offline := qc.OfflineMessage
-		if offline == "" {
-			offline = textDefaultOffline
-		}
 		q := &queue{id: qc.ID, label: name + " (" + lib.name + ")", lib: lib,
-			fallbackAfter: qc.FallbackAfter, offline: offline, transcripts: qc.Transcripts,
-			offering: make(map[ChatID]*chat), held: make(map[ChatID]*chat)}
+			fallbackAfter: qc.FallbackAfter, offline: qc.OfflineText(), transcripts: qc.Transcripts,
+			showPhone: qc.ShowPhone,
+			offering:  make(map[ChatID]*chat), held: make(map[ChatID]*chat)}
 		for _, oid := range qc.Operators {
 			o := e.ops[oid]
 			if o == nil {

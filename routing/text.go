@@ -57,6 +57,7 @@ func textNote(guest, network, queue, why string) string {
 	return textNoteHead(guest, network, queue) + " — " + why
 }
 
+func textPhone(number string) string        { return "Phone: " + number }
 func textTook(name string) string           { return name + " took this chat." }
 func textHeldBy(name string) string         { return "Not delivered: " + name + " has this chat." }
 func textNoChat(g GuestID) string           { return "Not delivered: " + string(g) + " has no open chat." }

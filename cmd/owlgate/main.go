@@ -24,6 +24,7 @@ import (
 
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/protocols/irc"
+	"github.com/owlgate/owlgate/protocols/sms"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -35,6 +36,7 @@ var version = ""
 func networks() map[string]protocols.Factory {
 	return map[string]protocols.Factory{
 		"irc": irc.New,
+		"sms": sms.New,
 	}
 }
 
