@@ -36,18 +36,15 @@ const (
 func TestSMSScenarioEmbedded(t *testing.T) {
 	t.Parallel()
 	api := twiliotest.NewAPI(t)
-	// owlgate's HTTP server (package httpapi) is not on this branch yet:
-	// the adapter's HTTPRoutes are served here, under the same
-	// /hooks/{account}/ prefix, on an httptest server that public_url
-	// names. After the merge, serve them from the daemon's own server on
-	// http.listen instead and drop hooks.
-	hooks := twiliotest.NewHooks(t)
+	// Twilio calls owlgate's own HTTP server (http.listen), where the
+	// daemon mounts the account's routes under /hooks/unc-sms/.
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePorts(t, 1)[0])
+	publicURL := "http://" + httpAddr
 	dataDir := t.TempDir()
-	og, mounter := smsStartOwlgate(t, smsConfigYAML(t, dataDir, api, hooks.URL))
-	hooks.Mount("unc-sms", mounter.HTTPRoutes())
+	og := smsStartOwlgate(t, smsConfigYAML(t, dataDir, api, httpAddr, publicURL))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
-	phone := api.Phone(smsPatron, smsLibrary, hooks.URL+"/hooks/unc-sms/sms")
+	phone := api.Phone(smsPatron, smsLibrary, publicURL+protocols.HookPath("unc-sms", "/sms"))
 	// The account runs at once, although nobody staffs its queue: it has
 	// checked its credentials with Twilio.
 	if err := api.WaitFetched(ctx); err != nil {
@@ -121,7 +118,7 @@ func TestSMSScenarioEmbedded(t *testing.T) {
 // smsConfigYAML is the scenario's config: alice and bob staff the
 // reference queue, which owns the SMS account and shows numbers; the
 // Twilio credentials come from files.
-func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, publicURL string) string {
+func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, httpAddr, publicURL string) string {
 	t.Helper()
 	passwords := ircPasswords(t)
 	secret := func(name, value string) string {
@@ -134,7 +131,7 @@ func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, publicURL 
 	return fmt.Sprintf(`data_dir: %q
 xmpp:
 %shttp:
-  listen: 127.0.0.1:0
+  listen: %s
 libraries:
   - id: unc
     name: UNC
@@ -164,14 +161,13 @@ queues:
         public_url: %s
         api_base: %s
         rate: 100
-`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), passwords["alice"], passwords["bob"], smsOffline,
+`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), httpAddr, passwords["alice"], passwords["bob"], smsOffline,
 		secret("twilio-sid", api.AccountSID), secret("twilio-token", api.AuthToken), smsLibrary, publicURL, api.URL)
 }
 
 // smsStartOwlgate runs owlgate in the test's process as `owlgate run`
-// does, with the SMS network, until the test ends. It returns the SMS
-// account's adapter as the HTTP server will find it.
-func smsStartOwlgate(t *testing.T, cfgYAML string) (*owlgate, protocols.HTTPMounter) {
+// does, with the SMS network, until the test ends.
+func smsStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "owlgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
@@ -181,18 +177,12 @@ func smsStartOwlgate(t *testing.T, cfgYAML string) (*owlgate, protocols.HTTPMoun
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, cfgYAML)
 	}
-	var mounter protocols.HTTPMounter
-	factory := func(spec protocols.AccountSpec) (protocols.Adapter, error) {
-		a, err := sms.New(spec)
-		mounter, _ = a.(protocols.HTTPMounter)
-		return a, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: map[string]protocols.Factory{"sms": factory},
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: map[string]protocols.Factory{"sms": sms.New},
 		Log: testLogger(t), Version: "e2e"})
-	if err != nil || mounter == nil {
+	if err != nil {
 		cancel()
-		t.Fatalf("daemon: %v (adapter %v)", err, mounter)
+		t.Fatalf("daemon: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -202,7 +192,10 @@ func smsStartOwlgate(t *testing.T, cfgYAML string) (*owlgate, protocols.HTTPMoun
 			t.Errorf("owlgate stopped with %v", err)
 		}
 	})
-	return &owlgate{d: d, domain: cfg.XMPP.Domain, stop: cancel}, mounter
+	if _, err := d.HTTPAddr(ctx); err != nil {
+		t.Fatalf("owlgate's HTTP server: %v", err)
+	}
+	return &owlgate{d: d, domain: cfg.XMPP.Domain, stop: cancel}
 }
 
 // smsOffer waits for the three-line offer of question from an SMS patron's
