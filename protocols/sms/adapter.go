@@ -117,6 +117,7 @@ func (a *Adapter) SetOfflineMessage(text string) { a.offline.Store(&text) }
 
 // WebhookURL is the URL to paste into the Twilio Console as the number's
 // (or the Messaging Service's) webhook for incoming messages, method POST.
+// Without public_url it is the path alone, below owlgate's public address.
 func (a *Adapter) WebhookURL() string {
 	return a.s.publicURL + protocols.HookPath(a.id, "/sms")
 }
@@ -178,6 +179,9 @@ func (a *Adapter) Run(ctx context.Context, sink protocols.Sink) error {
 		}
 	}
 	a.log.Info("sms: ready", "webhook", a.WebhookURL())
+	if a.s.publicURL == "" {
+		a.log.Warn("sms: public_url is not set: Twilio's delivery reports are off, and webhooks are checked against the host each request names; set public_url to the address Twilio reaches owlgate at")
+	}
 	sink.ReportState(protocols.StateReport{State: protocols.AccountOnline})
 	<-ctx.Done()
 	return stopped()

@@ -136,7 +136,9 @@ func (c *Config) validate() (*settings, error) {
 		bad("messaging_service_sid", "%q is not a Messaging Service SID (MG and 32 hexadecimal digits)", s.service)
 	}
 	if c.PublicURL == "" {
-		bad("public_url", "is required: the URL Twilio reaches owlgate's HTTP server at (write public_url: https://chat.library.example.edu)")
+		// Optional (DESIGN.md's example has none): webhooks are then
+		// checked against the URL each request names (requestURL), and
+		// texts ask for no delivery reports, as there is no URL to give.
 	} else if u, err := baseURL(c.PublicURL); err != nil {
 		bad("public_url", "%v (write public_url: https://chat.library.example.edu)", err)
 	} else {

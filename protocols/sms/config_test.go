@@ -99,7 +99,6 @@ func TestConfigErrors(t *testing.T) {
 		{"both senders", func(c *Config) { c.MessagingServiceSID = "MG" + strings.Repeat("0", 32) }, "either from or messaging_service_sid"},
 		{"from not E.164", func(c *Config) { c.From = "555-0100" }, `from: "555-0100" is not a phone number in E.164 form`},
 		{"bad service SID", func(c *Config) { c.From, c.MessagingServiceSID = "", "MG1" }, "messaging_service_sid: \"MG1\" is not"},
-		{"no public_url", func(c *Config) { c.PublicURL = "" }, "public_url: is required"},
 		{"public_url not a URL", func(c *Config) { c.PublicURL = "chat.example.edu" }, "public_url: \"chat.example.edu\" is not an http or https URL"},
 		{"public_url with a query", func(c *Config) { c.PublicURL = "https://x.example/?a=1" }, "may not have a query"},
 		{"bad api_base", func(c *Config) { c.APIBase = "ftp://api" }, "api_base:"},

@@ -32,7 +32,12 @@
 // wrong one, or for another Twilio account is answered 403 and nothing of it
 // is recorded; so a proxy in front of owlgate must leave the path and query
 // alone, and public_url must be the scheme, host and any path prefix Twilio
-// uses. A signed webhook that is not a text from a phone number (no
+// uses. public_url may be left out (DESIGN.md's example has none): the
+// signature is then checked against the URL each request names (its Host,
+// or the proxy's X-Forwarded-Host and X-Forwarded-Proto; these only choose
+// which URL the signature must match, which nobody can sign for without
+// the auth token), and texts ask for no status callbacks, since there is no
+// URL to give Twilio; Run warns about it. A signed webhook that is not a text from a phone number (no
 // MessageSid, a From that is not E.164, bad media) is answered 400, a body
 // over 64 KiB 413; either way nothing is recorded and other patrons' texts
 // are unaffected.

@@ -108,7 +108,11 @@ func (a *Adapter) isOfflineMessage(text string) bool {
 
 // messageForm is the request for one part of a text.
 func (a *Adapter) messageForm(number string, id protocols.MessageID, body string, part, parts int) url.Values {
-	form := url.Values{"To": {number}, "Body": {body}, "StatusCallback": {a.statusURL(id, part, parts)}}
+	form := url.Values{"To": {number}, "Body": {body}}
+	if a.s.publicURL != "" {
+		// Without public_url there is no URL to give Twilio: no reports.
+		form.Set("StatusCallback", a.statusURL(id, part, parts))
+	}
 	if a.s.service != "" {
 		form.Set("MessagingServiceSid", a.s.service)
 	} else {

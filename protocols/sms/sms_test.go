@@ -101,6 +101,33 @@ func TestInboundText(t *testing.T) {
 	}
 }
 
+// TestWithoutPublicURL: an account without public_url (DESIGN.md's example
+// has none) checks each webhook against the URL the request was made to,
+// refuses one signed for another, and asks Twilio for no delivery reports.
+func TestWithoutPublicURL(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PublicURL = "" })
+	r := run(t, f.a)
+	ctx := ctxFor(t)
+	hook := f.hooks.URL + f.a.WebhookURL()
+	p := f.api.Phone(patron, library, hook)
+	text(t, p, "hello")
+	if m := next[protocols.Message](t, r.sink); m.Text != "hello" {
+		t.Errorf("message = %+v", m)
+	}
+	form := p.TextForm("signed for another host")
+	sig := Signature(f.api.AuthToken, "https://elsewhere.example"+f.a.WebhookURL(), form)
+	if status, _, err := f.api.Post(ctx, hook, form, sig); err != nil || status != 403 {
+		t.Errorf("signed for another host: status %d, %v; want 403", status, err)
+	}
+	nothingYet(t, r.sink)
+	if err := f.a.Send(ctx, protocols.OutMessage{To: to(patron), ID: "m1", Text: "We open at noon."}); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.api.Messages(); len(m) != 1 || m[0].StatusCallback != "" || m[0].Body != "We open at noon." {
+		t.Errorf("Twilio got %+v, want the text without a StatusCallback", m)
+	}
+}
+
 // TestWebhookRefusesForgedAndUnsigned: a webhook without Twilio's signature
 // of it is answered 403 and nothing is recorded.
 func TestWebhookRefusesForgedAndUnsigned(t *testing.T) {

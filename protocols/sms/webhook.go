@@ -55,7 +55,11 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request, path string) 
 		a.log.Warn("sms: malformed webhook refused", "path", path, "remote", r.RemoteAddr, "err", err)
 		return nil
 	}
-	signed := a.s.publicURL + protocols.HookPath(a.id, path)
+	base := a.s.publicURL
+	if base == "" {
+		base = requestBase(r)
+	}
+	signed := base + protocols.HookPath(a.id, path)
 	if r.URL.RawQuery != "" {
 		signed += "?" + r.URL.RawQuery
 	}
@@ -287,4 +291,25 @@ func writeTwiML(w http.ResponseWriter, reply string) {
 	b.WriteString("</Response>")
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Write([]byte(b.String()))
+}
+
+// requestBase is the scheme and host a request was made to, for an account
+// without public_url: the host it named, https when it came over TLS or a
+// proxy says so (X-Forwarded-Proto, X-Forwarded-Host). These headers come
+// from the caller, but they only choose which URL the signature must
+// match: without the auth token nobody can sign for it.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+		host, _, _ = strings.Cut(h, ",")
+		host = strings.TrimSpace(host)
+	}
+	return scheme + "://" + host
 }
