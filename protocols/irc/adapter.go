@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/owlgate/owlgate/internal/tcpack"
 	"github.com/owlgate/owlgate/protocols"
 )
 
@@ -169,6 +170,7 @@ func (a *Adapter) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("irc: connecting to %s: %w", a.s.server, err)
 	}
+	conn = tcpack.Wrap(conn) // the server's lines are not held up by our delayed acks
 	if !a.s.tls {
 		return conn, nil
 	}

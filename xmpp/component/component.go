@@ -19,6 +19,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/owlgate/owlgate/internal/tcpack"
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/xmpp"
 )
@@ -390,6 +391,7 @@ func (c *Component) connect(ctx context.Context) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("component: connecting to %s: %w", c.cfg.Addr, err)
 	}
+	conn = tcpack.Wrap(conn) // Prosody keeps Nagle on: see package tcpack
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
