@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/owlgate/owlgate/config"
-	"github.com/owlgate/owlgate/internal/daemon"
 	"github.com/owlgate/owlgate/internal/testenv"
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/protocols/irc"
@@ -125,44 +123,7 @@ func ircEmbeddedXMPP(listen string) string {
 // does, with the networks of the real binary (IRC), until the test ends.
 func ircStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "owlgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, cfgYAML)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{
-		Config:   cfg,
-		Networks: map[string]protocols.Factory{"irc": irc.New},
-		Log:      testLogger(t),
-		Version:  "e2e",
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("daemon: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	var once sync.Once
-	og := &owlgate{d: d, domain: cfg.XMPP.Domain}
-	og.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("owlgate stopped with %v", err)
-				}
-			case <-time.After(wait):
-				t.Errorf("owlgate did not stop within %v", wait)
-			}
-		})
-	}
-	t.Cleanup(og.stop)
-	return og
+	return runOwlgate(t, cfgYAML, map[string]protocols.Factory{"irc": irc.New})
 }
 
 // ircLoginEmbedded logs name in to owlgate's embedded server at addr over

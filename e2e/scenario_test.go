@@ -45,10 +45,22 @@ type owlgate struct {
 	domain string
 }
 
-// startOwlgate writes cfgYAML to a file, loads it as `owlgate run` does and
-// runs the daemon until the test ends, with the loopback network "loop"
+// startOwlgate runs owlgate (runOwlgate) with the loopback network "loop"
 // for patrons: net, or a new one when net is nil.
 func startOwlgate(t *testing.T, cfgYAML string, net *protocoltest.Loopback) *owlgate {
+	t.Helper()
+	if net == nil {
+		net = protocoltest.NewLoopback("loop")
+	}
+	og := runOwlgate(t, cfgYAML, map[string]protocols.Factory{"loop": net.Factory()})
+	og.net = net
+	return og
+}
+
+// runOwlgate writes cfgYAML to a file, loads it as `owlgate run` does and
+// runs the daemon in the test's process with the given networks until the
+// test ends (or og.stop).
+func runOwlgate(t *testing.T, cfgYAML string, networks map[string]protocols.Factory) *owlgate {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "owlgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
@@ -56,18 +68,10 @@ func startOwlgate(t *testing.T, cfgYAML string, net *protocoltest.Loopback) *owl
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	if net == nil {
-		net = protocoltest.NewLoopback("loop")
+		t.Fatalf("config: %v\n%s", err, cfgYAML)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{
-		Config:   cfg,
-		Networks: map[string]protocols.Factory{"loop": net.Factory()},
-		Log:      testLogger(t),
-		Version:  "e2e",
-	})
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: networks, Log: testLogger(t), Version: "e2e"})
 	if err != nil {
 		cancel()
 		t.Fatalf("daemon: %v", err)
@@ -75,7 +79,7 @@ func startOwlgate(t *testing.T, cfgYAML string, net *protocoltest.Loopback) *owl
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	var once sync.Once
-	og := &owlgate{d: d, net: net, domain: cfg.XMPP.Domain}
+	og := &owlgate{d: d, domain: cfg.XMPP.Domain}
 	og.stop = func() {
 		once.Do(func() {
 			cancel()

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/owlgate/owlgate/config"
-	"github.com/owlgate/owlgate/internal/daemon"
 	"github.com/owlgate/owlgate/internal/testenv"
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/protocols/sms"
@@ -166,36 +164,17 @@ queues:
 }
 
 // smsStartOwlgate runs owlgate in the test's process as `owlgate run`
-// does, with the SMS network, until the test ends.
+// does, with the SMS network, until the test ends; it returns once the
+// HTTP server Twilio calls listens.
 func smsStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "owlgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, cfgYAML)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: map[string]protocols.Factory{"sms": sms.New},
-		Log: testLogger(t), Version: "e2e"})
-	if err != nil {
-		cancel()
-		t.Fatalf("daemon: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("owlgate stopped with %v", err)
-		}
-	})
-	if _, err := d.HTTPAddr(ctx); err != nil {
+	og := runOwlgate(t, cfgYAML, map[string]protocols.Factory{"sms": sms.New})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, err := og.d.HTTPAddr(ctx); err != nil {
 		t.Fatalf("owlgate's HTTP server: %v", err)
 	}
-	return &owlgate{d: d, domain: cfg.XMPP.Domain, stop: cancel}
+	return og
 }
 
 // smsOffer waits for the three-line offer of question from an SMS patron's

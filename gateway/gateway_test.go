@@ -485,8 +485,15 @@ func TestSendDoesNotWaitForDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	guest := routing.GuestPeer(routing.GuestID(offer.From.ID))
+	// The first answer takes the chat, which waits for the disk (see
+	// TestClaimDurableBeforeAnswer); the next ones do not.
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: guest, Text: "taken"})
+	if got, err := patron.Next(h.ctx()); err != nil || got != "taken" {
+		t.Fatalf("patron received %q, %v", got, err)
+	}
 	held.hold()
-	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(routing.GuestID(offer.From.ID)), Text: "an answer"})
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: guest, Text: "an answer"})
 	if got, err := patron.Next(h.ctx()); err != nil || got != "an answer" {
 		t.Fatalf("patron received %q, %v while the store held the batch", got, err)
 	}
@@ -495,9 +502,57 @@ func TestSendDoesNotWaitForDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	state, err := h.st.Load(h.ctx(), 100)
-	if err != nil || len(state.Chats) != 1 || state.Chats[0].Record.Lines != 2 {
-		t.Fatalf("stored %+v, %v; want one chat with both lines", state.Chats, err)
+	if err != nil || len(state.Chats) != 1 || state.Chats[0].Record.Lines != 3 {
+		t.Fatalf("stored %+v, %v; want one chat with its three lines", state.Chats, err)
 	}
+}
+
+// TestClaimDurableBeforeAnswer: the reply that takes a chat reaches the
+// patron only once the chat's new holder is on disk, so that a crash right
+// after the patron saw it cannot give the chat back to the queue. The
+// adapter looks at the store when it is asked to send.
+func TestClaimDurableBeforeAnswer(t *testing.T) {
+	net := protocoltest.NewLoopback("loop")
+	var st *store.SQLite
+	holders := make(chan routing.OperatorID, 4)
+	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), func(a protocols.Adapter) protocols.Adapter {
+		return storeWatcher{Adapter: a, seen: func() {
+			state, err := st.Load(context.Background(), 0)
+			if err != nil || len(state.Chats) != 1 {
+				t.Errorf("at the send: %+v, %v", state.Chats, err)
+				holders <- ""
+				return
+			}
+			holders <- state.Chats[0].Record.Operator
+		}}
+	})
+	st = h.st
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		t.Fatal(err)
+	}
+	patron := net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(routing.GuestID(offer.From.ID)), Text: "mine"})
+	if op := <-holders; op != "alice@localhost" {
+		t.Errorf("when the answer was sent, the stored holder was %q, want alice@localhost", op)
+	}
+}
+
+// storeWatcher calls seen before it sends a message to a patron.
+type storeWatcher struct {
+	protocols.Adapter
+	seen func()
+}
+
+func (w storeWatcher) Send(ctx context.Context, out protocols.Outbound) error {
+	if _, ok := out.(protocols.OutMessage); ok {
+		w.seen()
+	}
+	return w.Adapter.Send(ctx, out)
 }
 
 // holdingStore, once hold was called, keeps every batch from the store

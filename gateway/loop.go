@@ -69,6 +69,7 @@ func (g *Gateway) resetTimer(timer *time.Timer, engine *routing.Engine) {
 func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 	g.prepare(actions) // redaction, presence, metrics: observe.go
 	var batch store.Batch
+	first := len(g.sends) // this event's sends start here
 	for i := range actions {
 		a := &actions[i]
 		switch a.Kind {
@@ -111,7 +112,17 @@ func (g *Gateway) execute(actions []routing.Action) *store.Commit {
 	}
 	// Delivered messages go along (see doneQueue).
 	batch.Done = g.done.take()
-	return g.opts.Store.Submit(batch)
+	commit := g.opts.Store.Submit(batch)
+	if len(batch.Chats) > 0 {
+		// The event changed a chat (the reply that takes it, a transfer):
+		// its messages to patrons wait until that is durable, so a patron
+		// who saw the answer never meets, after a crash, a chat that
+		// forgot who took it. Plain messages do not wait.
+		for i := first; i < len(g.sends); i++ {
+			g.sends[i].commit = commit
+		}
+	}
+	return commit
 }
 
 // dispatch hands the messages to patrons that execute kept to their

@@ -15,6 +15,7 @@ import (
 type outJob struct {
 	record store.Outbound
 	state  protocols.OutState
+	commit *store.Commit // when set, sent once it is durable (see execute)
 }
 
 func (j outJob) to() protocols.Address {
@@ -79,6 +80,15 @@ func (a *account) sendLoop(ctx context.Context) error {
 // interrupted it.
 func (a *account) sendRecorded(ctx context.Context, job outJob) error {
 	rec := job.record
+	if job.commit != nil {
+		if err := job.commit.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			// The store logged it; the patron still gets the answer.
+			a.log.Error("chat change not recorded; sending the message anyway", "chat", rec.Chat, "err", err)
+		}
+	}
 	deadline := rec.Created.Add(a.g.opts.SendRetryFor)
 	backoff := protocols.Backoff{Min: time.Second, Max: time.Minute}
 	for {
