@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +31,10 @@ type Adapter struct {
 	patrons *patrons
 	sendSem chan struct{} // one Send at a time, so that a message's lines stay together
 	cur     atomic.Pointer[session]
-	running atomic.Bool
+
+	replayMu sync.Mutex
+	replay   []sentLine // lines a connection that ended did not get confirmed (confirm.go)
+	running  atomic.Bool
 
 	// Timings, set by New; the package's tests shorten them.
 	backoff    protocols.Backoff
@@ -157,6 +161,9 @@ func (a *Adapter) attempt(ctx context.Context, sink protocols.Sink, in *inbox) (
 	defer stop()
 	err = s.serve()
 	a.cur.CompareAndSwap(s, nil)
+	if lines := s.unconfirmed(); err != nil {
+		a.keepForReplay(lines) // the next connection writes them first
+	}
 	s.end()
 	if !s.onlineAt.IsZero() {
 		up = time.Since(s.onlineAt)
@@ -264,6 +271,7 @@ func (a *Adapter) sendText(ctx context.Context, to protocols.Address, id protoco
 		if err := s.write("PRIVMSG", nick, line); err != nil {
 			return fmt.Errorf("irc %s: %d of %d lines sent: %w (%w)", a.id, i, len(lines), protocols.ErrNotConnected, err)
 		}
+		s.sent(sentLine{user: to.User, id: id, text: line})
 	}
 	return nil
 }

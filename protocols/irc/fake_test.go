@@ -309,3 +309,62 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// TestUnconfirmedLinesWrittenAgain: the server confirms the first answer
+// (its PONG to the PING after it) and closes the connection after reading
+// the second without confirming it: after reconnecting, the adapter writes
+// the second again, before anything new, and not the first.
+func TestUnconfirmedLinesWrittenAgain(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, nil)
+	a := newTestAdapter(t, plain(f.addr(), "ConfLib"))
+	r := run(t, a)
+	online := func() *fakeConn {
+		fc := f.accept()
+		fc.openCAP("x", "y")
+		fc.expect("CAP END")
+		fc.welcome("ConfLib")
+		return fc
+	}
+	fc := online()
+	if err := r.sink.WaitState(ctxFor(t), protocols.AccountOnline); err != nil {
+		t.Fatal(err)
+	}
+	ada := protocols.Address{Network: Network, Account: account, User: "ada"}
+	if err := a.Send(ctxFor(t), protocols.OutMessage{To: ada, ID: "m1", Text: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	fc.expect("PRIVMSG ada :first")
+	ping := fc.expect("PING :" + confirmToken)
+	fc.send(":fake.test PONG fake.test :" + strings.TrimPrefix(ping, "PING :"))
+	if err := a.Send(ctxFor(t), protocols.OutMessage{To: ada, ID: "m2", Text: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	fc.expect("PRIVMSG ada :second")
+	fc.expect("PING :" + confirmToken) // not answered: the server goes away
+	fc.send("ERROR :Closing Link: fake.test (Server going down)")
+	fc.c.Close()
+
+	fc = online()
+	if err := r.sink.WaitStateCount(ctxFor(t), protocols.AccountOnline, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(ctxFor(t), protocols.OutMessage{To: ada, ID: "m3", Text: "third"}); err != nil {
+		t.Fatal(err)
+	}
+	fc.expectPrivmsg("PRIVMSG ada :second")
+	fc.expectPrivmsg("PRIVMSG ada :third")
+}
+
+// expectPrivmsg is expect, past the PINGs that confirm lines.
+func (fc *fakeConn) expectPrivmsg(prefix string) {
+	fc.t.Helper()
+	for {
+		if l := fc.expect(""); !strings.HasPrefix(l, "PING :"+confirmToken) {
+			if !strings.HasPrefix(l, prefix) {
+				fc.t.Fatalf("adapter sent %q; want %q", l, prefix)
+			}
+			return
+		}
+	}
+}

@@ -63,6 +63,8 @@ type session struct {
 	identified time.Time // when NickServ IDENTIFY was sent
 	onlineAt   time.Time
 	pingOut    bool
+
+	confirm confirmer // lines to patrons the server has not confirmed yet (confirm.go)
 }
 
 // errBadCredentials makes an error wrapping protocols.ErrBadCredentials.
@@ -220,6 +222,7 @@ func (s *session) handle(m ircmsg.Message) error {
 	case "PING":
 		return s.write("PONG", m.Params...)
 	case "PONG":
+		s.pong(lastParam(m))
 		return nil
 	case "CAP":
 		return s.handleCAP(m)
@@ -315,6 +318,12 @@ func (s *session) online() error {
 	s.onlineAt = time.Now()
 	s.a.patrons.setCasemapping(s.casemap())
 	s.conn.SetReadDeadline(time.Now().Add(s.a.pingIdle))
+	replaying := s.a.hasReplay()
+	if replaying {
+		// Lines the last connection did not get confirmed go first:
+		// new messages wait until afterRegistration wrote them.
+		s.a.sendSem <- struct{}{}
+	}
 	s.a.cur.Store(s)
 	nick := s.currentNick()
 	s.a.log.Info("irc: online", "server", st.server, "nick", nick, "caps", strings.Join(capList(s.caps), " "))
@@ -322,7 +331,7 @@ func (s *session) online() error {
 	if st.nickserv != "" {
 		s.identified = time.Now()
 	}
-	go s.afterRegistration()
+	go s.afterRegistration(replaying)
 	if st.presencePoll > 0 {
 		go s.pollLoop(st.presencePoll)
 	}
@@ -339,15 +348,26 @@ func capList(m map[string]bool) []string {
 	return out
 }
 
-// afterRegistration identifies to NickServ and joins the channels, paced.
-func (s *session) afterRegistration() {
+// afterRegistration identifies to NickServ, writes the lines the last
+// connection did not get confirmed (when replaying, holding a.sendSem,
+// which it releases), and joins the channels, paced.
+func (s *session) afterRegistration(replaying bool) {
 	st := s.a.s
+	identified := true
 	if st.nickserv != "" {
-		if s.a.bucket.Wait(s.ctx) != nil {
-			return
+		if identified = s.a.bucket.Wait(s.ctx) == nil; identified {
+			// The password is on this line: it is never logged.
+			s.write("PRIVMSG", "NickServ", "IDENTIFY "+st.nick+" "+st.nickserv)
 		}
-		// The password is on this line: it is never logged.
-		s.write("PRIVMSG", "NickServ", "IDENTIFY "+st.nick+" "+st.nickserv)
+	}
+	if replaying {
+		if identified {
+			s.writeReplay()
+		}
+		<-s.a.sendSem
+	}
+	if !identified {
+		return
 	}
 	for _, ch := range st.channels {
 		if s.a.bucket.Wait(s.ctx) != nil {

@@ -108,6 +108,24 @@ func (s *Sink) WaitState(ctx context.Context, st protocols.AccountState) error {
 	return nil
 }
 
+// WaitStateCount waits until the adapter has reported st n times in all
+// (the second AccountOnline: it is back after a reconnection).
+func (s *Sink) WaitStateCount(ctx context.Context, st protocols.AccountState, n int) error {
+	err := s.wait(ctx, func() bool {
+		seen := 0
+		for _, r := range s.states {
+			if r.State == st {
+				seen++
+			}
+		}
+		return seen >= n
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for state %s %d times (states so far %v): %w", st, n, s.States(), err)
+	}
+	return nil
+}
+
 // NextEvent returns the next inbound event not returned before, waiting for
 // one.
 func (s *Sink) NextEvent(ctx context.Context) (protocols.Inbound, error) {
