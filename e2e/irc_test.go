@@ -332,7 +332,8 @@ func TestIRCServerRestartMidChat(t *testing.T) {
 	patron.Privmsg(ircNick, question)
 	guest := ircOffer(bob, "localhost", question)
 	ircOffer(alice, "localhost", question)
-	bob.say(guest, "In the basement, let me check the shelf mark.")
+	const answer = "In the basement, let me check the shelf mark."
+	bob.say(guest, answer)
 	patron.expectAnswer("bob's answer")
 	alice.expectFrom(guest, "Bob took this chat.")
 
@@ -361,7 +362,13 @@ func TestIRCServerRestartMidChat(t *testing.T) {
 	watcher = ircConnectPatron(t, ngircd.Addr, "watcher")
 	gate.release()
 	watcher.expectLibrary("JOIN")
-	if got := patron.expectAnswer("bob's message sent while ngircd was down"); got != meanwhile {
+	got := patron.expectAnswer("bob's message sent while ngircd was down")
+	if got == answer {
+		// Written again: ngircd went down before it confirmed it (the
+		// adapter sends a line twice rather than lose it).
+		got = patron.expectAnswer("bob's message sent while ngircd was down")
+	}
+	if got != meanwhile {
 		t.Fatalf("the patron received %q, want %q", got, meanwhile)
 	}
 

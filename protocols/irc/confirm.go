@@ -21,12 +21,10 @@ import (
 // so reach a patron twice, never silently not at all (while owlgate runs:
 // Send has returned, so the gateway's outbox no longer holds it).
 //
-// One confirming PING is out at a time, sent confirmDelay after a line
-// once none is out, so a burst of lines costs one PING; it takes a token of
-// the account's bucket like any line, so the server's flood limits hold.
-
-// confirmDelay is how long after a line its confirming PING is sent.
-const confirmDelay = 100 * time.Millisecond
+// One confirming PING is out at a time, sent right after a line when none
+// is out; lines written while one is out wait for the next, sent when its
+// PONG comes, so a burst costs a few PINGs. It takes a token of the
+// account's bucket like any line, so the server's flood limits hold.
 
 // confirmToken prefixes the PINGs that confirm lines.
 const confirmToken = "owlgate-confirm-"
@@ -45,7 +43,6 @@ type confirmer struct {
 	seq     uint64 // the last confirming PING's number
 	out     bool   // a confirming PING is out (or due)
 	covered int    // lines[:covered] are confirmed by the PING out
-	timer   *time.Timer
 }
 
 // sent notes a line written to the server and, when no confirming PING is
@@ -57,7 +54,7 @@ func (s *session) sent(l sentLine) {
 	c.lines = append(c.lines, l)
 	if !c.out {
 		c.out = true
-		c.timer = time.AfterFunc(confirmDelay, s.pingToConfirm)
+		go s.pingToConfirm()
 	}
 }
 
@@ -94,7 +91,7 @@ func (s *session) pong(token string) bool {
 	c.out = false
 	if len(c.lines) > 0 {
 		c.out = true
-		c.timer = time.AfterFunc(confirmDelay, s.pingToConfirm)
+		go s.pingToConfirm()
 	}
 	return true
 }
@@ -105,9 +102,6 @@ func (s *session) unconfirmed() []sentLine {
 	c := &s.confirm
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.timer != nil {
-		c.timer.Stop()
-	}
 	lines := c.lines
 	c.lines, c.out = nil, false
 	return lines

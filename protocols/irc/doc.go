@@ -103,8 +103,7 @@
 //
 // IRC acknowledges nothing, and a line written to a connection the server
 // has just closed is accepted by the kernel and lost. So a PING follows the
-// lines to patrons (one at a time, 100 ms after a line, through the bucket
-// like any line), and its PONG confirms every line written before it,
+// lines to patrons (one out at a time, through the bucket like any line), and its PONG confirms every line written before it,
 // since a server reads in order. Lines not confirmed when a connection ends
 // with an error are written again, first and in order, on the next
 // connection (to the patron's nick then: a patron gone by then gives "no
