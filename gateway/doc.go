@@ -14,7 +14,10 @@
 // them in order, one sender per account, without waiting for the disk:
 // nothing is acknowledged to the operator's XMPP client after the write (no
 // XEP-0198 acks), so waiting would add a sync's latency to every message
-// and no guarantee. What the outbox is for stays: a message the network
+// and no guarantee. The one exception is a message whose event also changed
+// a chat's record (the reply that takes the chat, a transfer): it waits
+// for that record, so that a patron who saw the answer never meets, after
+// a crash, a chat that forgot who holds it. What the outbox is for stays: a message the network
 // does not take (the account is reconnecting, the network answers "try
 // later") is retried with backoff while the failure is retryable, reported
 // to the operator as "message not received" when it fails for good or for
