@@ -24,6 +24,7 @@ import (
 
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/protocols/irc"
+	"github.com/owlgate/owlgate/protocols/matrix"
 	"github.com/owlgate/owlgate/protocols/sms"
 )
 
@@ -35,8 +36,9 @@ var version = ""
 // `network` key of an account. Each adapter package adds one line here.
 func networks() map[string]protocols.Factory {
 	return map[string]protocols.Factory{
-		"irc": irc.New,
-		"sms": sms.New,
+		"irc":    irc.New,
+		"matrix": matrix.New,
+		"sms":    sms.New,
 	}
 }
 

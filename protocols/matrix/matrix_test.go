@@ -1,0 +1,431 @@
+package matrix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/owlgate/owlgate/config"
+	"github.com/owlgate/owlgate/protocols"
+	"github.com/owlgate/owlgate/protocols/matrix/matrixtest"
+	"github.com/owlgate/owlgate/protocols/protocoltest"
+)
+
+// harnessPatron is a patron of the conformance suite: a new Dendrite
+// account in a plain direct room with the library.
+type harnessPatron struct {
+	p    *matrixtest.Patron
+	room id.RoomID
+}
+
+func (h *harnessPatron) ID() protocols.UserID { return protocols.UserID(h.p.UserID) }
+func (h *harnessPatron) Say(ctx context.Context, text string) error {
+	_, err := h.p.Say(ctx, h.room, text)
+	return err
+}
+func (h *harnessPatron) Next(ctx context.Context) (string, error) {
+	m, err := h.p.Next(ctx, h.room)
+	return m.Body, err
+}
+func (h *harnessPatron) Leave(ctx context.Context) error { return h.p.Leave(ctx, h.room) }
+
+// TestConformance runs the adapter through protocols/protocoltest against a
+// real Dendrite: each subtest a new device of the library's account (a
+// fresh data folder), each patron a new account in its own direct room.
+func TestConformance(t *testing.T) {
+	srv := startServer(t)
+	protocoltest.Run(t, protocoltest.Harness{
+		Network: Network,
+		Account: "unc-matrix",
+		NewAdapter: func(t *testing.T) protocols.Adapter {
+			return newTestAdapter(t, srv.config(), t.TempDir())
+		},
+		NewPatron: func(t *testing.T, ctx context.Context) protocoltest.Patron {
+			p := srv.newPatron(t, ctx)
+			room, err := p.OpenDirect(ctx, srv.library, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &harnessPatron{p: p, room: room}
+		},
+		Timeout: wait,
+	})
+}
+
+// TestEncryptedRoom: a patron writes in an encrypted direct room (their
+// client encrypts it, as Element does by default); owlgate decrypts it,
+// and its reply reaches the patron encrypted.
+func TestEncryptedRoom(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	a := newTestAdapter(t, srv.config(), t.TempDir())
+	sink, _ := runAdapter(t, a)
+	ctx := timeout(t)
+	p := srv.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, srv.library, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const q = "Is my interlibrary loan in? 🦉"
+	if _, err := p.Say(ctx, room, q); err != nil {
+		t.Fatal(err)
+	}
+	m := nextMessage(t, ctx, sink)
+	if m.Text != q || m.From != a.addr(string(p.UserID)) {
+		t.Fatalf("got %+v; want %q from the patron", m, q)
+	}
+	const answer = "Yes, it came this morning: desk 2."
+	if err := a.Send(ctx, protocols.OutMessage{To: m.From, ID: "enc-1", Text: answer}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got, err := p.Next(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Body != answer || !got.Encrypted {
+		t.Errorf("the patron received %+v; want %q, encrypted", got, answer)
+	}
+}
+
+// TestRestartNoReplayNoSkip: owlgate stops; the patron writes more than a
+// sync's timeline holds; owlgate starts again as the same device (its
+// login and sync token in the data folder): every message written while it
+// was away arrives once, in order, and nothing delivered before comes again.
+func TestRestartNoReplayNoSkip(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	dir := t.TempDir()
+	a := newTestAdapter(t, srv.config(), dir)
+	sink, stop := runAdapter(t, a)
+	ctx := timeout(t)
+	p := srv.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, srv.library, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Say(ctx, room, "before the restart"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ctx, sink); m.Text != "before the restart" {
+		t.Fatalf("got %q", m.Text)
+	}
+	var before savedLogin
+	if err := readJSON(filepath.Join(dir, "session.json"), &before); err != nil || before.DeviceID == "" {
+		t.Fatalf("session.json: %+v, %v", before, err)
+	}
+	stop()
+
+	const away = timelineLimit + 10 // more than one sync's timeline: the gap is fetched
+	for i := range away {
+		if _, err := p.Say(ctx, room, fmt.Sprintf("while away %02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a2 := newTestAdapter(t, srv.config(), dir)
+	sink2, _ := runAdapter(t, a2)
+	for i := range away {
+		want := fmt.Sprintf("while away %02d", i)
+		if m := nextMessage(t, ctx, sink2); m.Text != want {
+			t.Fatalf("message %d after the restart is %q, want %q", i, m.Text, want)
+		}
+	}
+	if _, err := p.Say(ctx, room, "after the restart"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ctx, sink2); m.Text != "after the restart" {
+		t.Fatalf("got %q after the backlog, want the new message (a replay?)", m.Text)
+	}
+	var after savedLogin
+	if err := readJSON(filepath.Join(dir, "session.json"), &after); err != nil || after.DeviceID != before.DeviceID {
+		t.Errorf("the device changed across the restart: %q -> %q (%v)", before.DeviceID, after.DeviceID, err)
+	}
+	// The reply still reaches the patron (same device, keys kept).
+	if err := a2.Send(ctx, protocols.OutMessage{To: a2.addr(string(p.UserID)), ID: "after-1", Text: "welcome back"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Next(ctx, room); err != nil || got.Body != "welcome back" {
+		t.Errorf("the patron received %+v, %v", got, err)
+	}
+}
+
+// TestAttachmentLinks: files a patron sends, in a plain and an encrypted
+// room, arrive as links to owlgate's HTTP route, which serves them from the
+// homeserver's authenticated media, decrypted.
+func TestAttachmentLinks(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	mux := http.NewServeMux()
+	web := httptest.NewServer(mux)
+	defer web.Close()
+	c := srv.config()
+	c.PublicURL = web.URL
+	a := newTestAdapter(t, c, t.TempDir())
+	for _, r := range a.HTTPRoutes() {
+		method, path, _ := strings.Cut(r.Pattern, " ")
+		mux.Handle(method+" "+protocols.HookPath(a.id, path), r.Handler)
+	}
+	sink, _ := runAdapter(t, a)
+	ctx := timeout(t)
+	for _, encrypted := range []bool{false, true} {
+		p := srv.newPatron(t, ctx)
+		room, err := p.OpenDirect(ctx, srv.library, encrypted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := bytes.Repeat([]byte("\x89PNG owlgate "), 100)
+		if err := p.SendFile(ctx, room, "map-1850.png", "image/png", data); err != nil {
+			t.Fatal(err)
+		}
+		m := nextMessage(t, ctx, sink)
+		if len(m.Attachments) != 1 {
+			t.Fatalf("encrypted=%v: got %+v; want one attachment", encrypted, m)
+		}
+		att := m.Attachments[0]
+		if att.Name != "map-1850.png" || att.MIMEType != "image/png" || att.Size != int64(len(data)) ||
+			!strings.HasPrefix(att.URL, web.URL+"/hooks/unc-matrix/media/") {
+			t.Fatalf("encrypted=%v: attachment %+v", encrypted, att)
+		}
+		resp, err := http.Get(att.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Equal(body, data) || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("encrypted=%v: GET the link: %d %q, %d bytes (equal: %v)", encrypted, resp.StatusCode,
+				resp.Header.Get("Content-Type"), len(body), bytes.Equal(body, data))
+		}
+	}
+	if resp, err := http.Get(web.URL + "/hooks/unc-matrix/media/not-a-token"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("an unknown token: %v, %v; want 404", resp, err)
+	}
+}
+
+// TestTypingReceiptsFormatting: a patron typing reaches owlgate as
+// composing then paused; the operator's composing and paused reach the
+// patron as typing; the operator's active marks the patron's message read;
+// a formatted message arrives as plain text.
+func TestTypingReceiptsFormatting(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	a := newTestAdapter(t, srv.config(), t.TempDir())
+	sink, _ := runAdapter(t, a)
+	ctx := timeout(t)
+	p := srv.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, srv.library, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SayHTML(ctx, room, "**Where** is _the_ map room?",
+		`<b>Where</b> is <em>the</em> <a href="https://example.edu/maps">map room</a>?`); err != nil {
+		t.Fatal(err)
+	}
+	m := nextMessage(t, ctx, sink)
+	if m.Text != "Where is the map room (https://example.edu/maps)?" {
+		t.Errorf("formatted message as %q", m.Text)
+	}
+	patron := m.From
+
+	if err := p.Typing(ctx, room, true); err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, ctx, sink, protocols.Composing)
+	if err := p.Typing(ctx, room, false); err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, ctx, sink, protocols.Paused)
+
+	if err := a.Send(ctx, protocols.OutState{To: patron, State: protocols.Composing}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitTyping(ctx, room, srv.library, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(ctx, protocols.OutState{To: patron, State: protocols.Paused}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitTyping(ctx, room, srv.library, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(ctx, protocols.OutState{To: patron, State: protocols.StateActive}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitRead(ctx, id.EventID(m.ID)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The patron's read receipt on owlgate's reply is a Receipt for it.
+	if err := a.Send(ctx, protocols.OutMessage{To: patron, ID: "read-me", Text: "Third floor."}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Next(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Client.MarkRead(ctx, room, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := sink.NextEvent(ctx)
+		if err != nil {
+			t.Fatalf("no receipt: %v", err)
+		}
+		if r, ok := ev.(protocols.Receipt); ok {
+			if r.ID != "read-me" || r.From != patron {
+				t.Errorf("receipt %+v", r)
+			}
+			break
+		}
+	}
+}
+
+func expectState(t *testing.T, ctx context.Context, sink *protocoltest.Sink, want protocols.ChatState) {
+	t.Helper()
+	for {
+		ev, err := sink.NextEvent(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		if sc, ok := ev.(protocols.StateChange); ok {
+			if sc.State != want {
+				t.Fatalf("state %s, want %s", sc.State, want)
+			}
+			return
+		}
+	}
+}
+
+// TestInvites: invites to group rooms and from homeservers not listed in
+// invites_from are declined; a direct invite from a listed one is taken.
+func TestInvites(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.config()
+	c.InvitesFrom = []string{"example.org"}
+	a := newTestAdapter(t, c, t.TempDir())
+	runAdapter(t, a)
+	ctx := timeout(t)
+	p := srv.newPatron(t, ctx)
+
+	// A direct invite from localhost, not listed: declined.
+	resp, err := p.Client.CreateRoom(ctx, directRoom(srv.library, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitLeft(ctx, resp.RoomID, srv.library); err != nil {
+		t.Fatalf("the invite from an unlisted homeserver was not declined: %v", err)
+	}
+	a.s.invitesFrom["localhost"] = true // as if listed (the test's server is localhost)
+	// A group room (not direct): declined.
+	resp, err = p.Client.CreateRoom(ctx, directRoom(srv.library, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitLeft(ctx, resp.RoomID, srv.library); err != nil {
+		t.Fatalf("the group invite was not declined: %v", err)
+	}
+	// A direct one: accepted.
+	resp, err = p.Client.CreateRoom(ctx, directRoom(srv.library, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitJoined(ctx, resp.RoomID, srv.library); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBadCredentials: a wrong password and a wrong access token are
+// reported as bad credentials, and Run stops retrying.
+func TestBadCredentials(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	for name, c := range map[string]Config{
+		"password":     {Homeserver: srv.URL, UserID: string(srv.library), Password: config.NewSecret("wrong-password")},
+		"access_token": {Homeserver: srv.URL, UserID: string(srv.library), AccessToken: config.NewSecret("not-a-token")},
+	} {
+		a := newTestAdapter(t, c, t.TempDir())
+		sink := protocoltest.NewSink()
+		err := a.Run(timeout(t), sink)
+		if !errors.Is(err, protocols.ErrBadCredentials) {
+			t.Errorf("%s: Run returned %v, want bad credentials", name, err)
+		}
+		if st := sink.LastState(); st.State != protocols.AccountBadCredentials {
+			t.Errorf("%s: last state %+v", name, st)
+		}
+	}
+}
+
+// TestAccessToken: an account configured with an access token (of a device
+// made for owlgate) logs in as that device.
+func TestAccessToken(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	_, token := srv.AddUser("tokenlibrary", "token-pw-1234")
+	c := Config{Homeserver: srv.URL, UserID: "@tokenlibrary:localhost", AccessToken: config.NewSecret(token)}
+	a := newTestAdapter(t, c, t.TempDir())
+	sink, _ := runAdapter(t, a)
+	ctx := timeout(t)
+	p := srv.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, "@tokenlibrary:localhost", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Say(ctx, room, "hello token"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ctx, sink); m.Text != "hello token" {
+		t.Errorf("got %q", m.Text)
+	}
+}
+
+// TestUndecryptable: a message encrypted with a session owlgate never got
+// (and no device gives it when asked) reaches the operator as a notice,
+// and the patron is told to send it again.
+func TestUndecryptable(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	a := newTestAdapter(t, srv.config(), t.TempDir())
+	sink, _ := runAdapter(t, a)
+	ctx := timeout(t)
+	p := srv.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, srv.library, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A megolm event of a session nobody has.
+	bogus := map[string]any{
+		"algorithm":  id.AlgorithmMegolmV1,
+		"sender_key": "ZmFrZXNlbmRlcmtleWZha2VzZW5kZXJrZXlmYWtlcw",
+		"session_id": "bm9ib2R5aGFzdGhpc3Nlc3Npb25ub2JvZHloYXN0aGk",
+		"device_id":  "NOSUCHDEVICE",
+		"ciphertext": "AwgAEnB7ZmFrZQ",
+	}
+	raw, _ := json.Marshal(bogus)
+	if _, err := p.Client.SendMessageEvent(ctx, room, event.EventEncrypted, json.RawMessage(raw)); err != nil {
+		t.Fatal(err)
+	}
+	m := nextMessage(t, ctx, sink)
+	if m.Text != undecryptable || m.From.User != protocols.UserID(p.UserID) {
+		t.Errorf("got %+v; want the notice", m)
+	}
+	got, err := p.Next(ctx, room)
+	if err != nil || got.Type != event.MsgNotice || !strings.Contains(got.Body, "could not decrypt") {
+		t.Errorf("the patron received %+v, %v", got, err)
+	}
+}
+
+func directRoom(invite id.UserID, direct bool) *mautrix.ReqCreateRoom {
+	return &mautrix.ReqCreateRoom{Preset: "private_chat", IsDirect: direct, Invite: []id.UserID{invite}}
+}
