@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 func exampleEnv(t *testing.T) {
 	for _, v := range []string{"ALICE_PASSWORD", "BOB_PASSWORD", "DANA_PASSWORD", "DUKE_MATRIX_TOKEN",
 		"OWLGATE_ADMIN_TOKEN", "OWLGATE_COMPONENT_SECRET", "TWILIO_SID", "TWILIO_TOKEN", "UNC_IRC_PASSWORD",
-		"UNC_HISTORY_TOKEN", "DUKE_HISTORY_TOKEN"} {
+		"UNC_HISTORY_TOKEN", "DUKE_HISTORY_TOKEN", "DUKE_MATRIX_PASSWORD"} {
 		t.Setenv(v, "secret-value-of-"+v)
 	}
 }

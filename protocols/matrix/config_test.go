@@ -1,6 +1,9 @@
 package matrix
 
 import (
+	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,6 +54,32 @@ func TestSplitText(t *testing.T) {
 	for i, p := range parts {
 		if len(p) > MaxTextLength || !strings.HasSuffix(p, " ") && i < len(parts)-1 {
 			t.Errorf("part %d: %d bytes, ends %q", i, len(p), p[len(p)-3:])
+		}
+	}
+}
+
+// TestKeysDocumented checks that every key of Config is in the Matrix
+// section of examples/README.md and in an example config.
+func TestKeysDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../examples/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### `network: matrix`")
+	if !ok {
+		t.Fatal("examples/README.md has no Matrix section")
+	}
+	example, err := os.ReadFile("../../examples/collaboration.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range reflect.TypeFor[Config]().Fields() {
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !strings.Contains(section, "| `"+key+"` |") {
+			t.Errorf("key %s is not in the Matrix section of examples/README.md", key)
+		}
+		if !regexp.MustCompile(`(?m)^[ \t#-]*` + key + `:`).Match(example) {
+			t.Errorf("key %s is not in examples/collaboration.yaml", key)
 		}
 	}
 }
