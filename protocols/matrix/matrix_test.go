@@ -429,3 +429,78 @@ func TestUndecryptable(t *testing.T) {
 func directRoom(invite id.UserID, direct bool) *mautrix.ReqCreateRoom {
 	return &mautrix.ReqCreateRoom{Preset: "private_chat", IsDirect: direct, Invite: []id.UserID{invite}}
 }
+
+// stateSink is a protocoltest.Sink that also passes every state report to
+// a channel, so that a test can await a sequence of states.
+type stateSink struct {
+	*protocoltest.Sink
+	states chan protocols.AccountState
+}
+
+func (s *stateSink) ReportState(r protocols.StateReport) {
+	s.Sink.ReportState(r)
+	s.states <- r.State
+}
+
+func (s *stateSink) await(t *testing.T, ctx context.Context, want protocols.AccountState) {
+	t.Helper()
+	for {
+		select {
+		case st := <-s.states:
+			if st == want {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("waiting for state %s: %v (states %v)", want, ctx.Err(), s.States())
+		}
+	}
+}
+
+// TestHomeserverRestart: the homeserver goes away; the account reports
+// backoff, reconnects when it is back, and the chat goes on in the same
+// room with nothing lost.
+func TestHomeserverRestart(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	a := newTestAdapter(t, srv.config(), t.TempDir())
+	sink := &stateSink{Sink: protocoltest.NewSink(), states: make(chan protocols.AccountState, 100)}
+	ctx := timeout(t)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, sink) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	sink.await(t, ctx, protocols.AccountOnline)
+	p := srv.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, srv.library, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Say(ctx, room, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ctx, sink.Sink); m.Text != "first" {
+		t.Fatalf("got %q", m.Text)
+	}
+
+	srv.Stop()
+	sink.await(t, ctx, protocols.AccountBackoff)
+	srv.Start()
+	sink.await(t, ctx, protocols.AccountOnline)
+	if _, err := p.Say(ctx, room, "after the outage"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ctx, sink.Sink); m.Text != "after the outage" {
+		t.Fatalf("got %q after the outage; want the new message only", m.Text)
+	}
+	if err := a.Send(ctx, protocols.OutMessage{To: a.addr(string(p.UserID)), ID: "after", Text: "still here"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Next(ctx, room); err != nil || got.Body != "still here" {
+		t.Errorf("the patron received %+v, %v", got, err)
+	}
+}
