@@ -180,11 +180,27 @@ func matrixPatron(t *testing.T, ctx context.Context, d *testenv.Dendrite, name s
 // a file.
 func matrixConfigYAML(t *testing.T, dataDir, homeserver, library, password, httpAddr, publicURL string) string {
 	t.Helper()
-	passwords := ircPasswords(t)
 	pw := filepath.Join(t.TempDir(), "matrix-password")
 	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return referenceYAML(t, dataDir, httpAddr, fmt.Sprintf(`    offline_message: "closed"
+    accounts:
+      - id: unc-matrix
+        network: matrix
+        homeserver: %s
+        user_id: %q
+        password: file:%s
+        public_url: %s
+`, homeserver, library, pw, publicURL))
+}
+
+// referenceYAML is a config with the embedded XMPP server, owlgate's HTTP
+// server on httpAddr, and one library whose operators alice and bob staff
+// the queue reference; queueKeys (indented for the queue) complete it.
+func referenceYAML(t *testing.T, dataDir, httpAddr, queueKeys string) string {
+	t.Helper()
+	passwords := ircPasswords(t)
 	return fmt.Sprintf(`data_dir: %q
 xmpp:
 %shttp:
@@ -206,21 +222,20 @@ queues:
     name: Reference
     library: unc
     operators: [alice@localhost, bob@localhost]
-    offline_message: "closed"
-    accounts:
-      - id: unc-matrix
-        network: matrix
-        homeserver: %s
-        user_id: %q
-        password: file:%s
-        public_url: %s
-`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), httpAddr, passwords["alice"], passwords["bob"],
-		homeserver, library, pw, publicURL)
+%s`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), httpAddr, passwords["alice"], passwords["bob"], queueKeys)
 }
 
 // matrixStartOwlgate runs owlgate in the test's process as `owlgate run`
 // does, with the Matrix network, until the test ends or og.stop.
 func matrixStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
+	t.Helper()
+	return startDaemon(t, cfgYAML, map[string]protocols.Factory{"matrix": matrix.New})
+}
+
+// startDaemon runs owlgate in the test's process as `owlgate run` does,
+// with the given networks, until the test ends or og.stop (which waits
+// until owlgate stopped), once its HTTP server listens.
+func startDaemon(t *testing.T, cfgYAML string, networks map[string]protocols.Factory) *owlgate {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "owlgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
@@ -231,7 +246,7 @@ func matrixStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
 		t.Fatalf("config: %v\n%s", err, cfgYAML)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: map[string]protocols.Factory{"matrix": matrix.New},
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: networks,
 		Log: testLogger(t), Version: "e2e"})
 	if err != nil {
 		cancel()

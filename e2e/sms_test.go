@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/owlgate/owlgate/config"
-	"github.com/owlgate/owlgate/internal/daemon"
 	"github.com/owlgate/owlgate/internal/testenv"
 	"github.com/owlgate/owlgate/protocols"
 	"github.com/owlgate/owlgate/protocols/sms"
@@ -120,7 +118,6 @@ func TestSMSScenarioEmbedded(t *testing.T) {
 // Twilio credentials come from files.
 func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, httpAddr, publicURL string) string {
 	t.Helper()
-	passwords := ircPasswords(t)
 	secret := func(name, value string) string {
 		f := filepath.Join(t.TempDir(), name)
 		if err := os.WriteFile(f, []byte(value+"\n"), 0o600); err != nil {
@@ -128,28 +125,7 @@ func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, httpAddr, 
 		}
 		return f
 	}
-	return fmt.Sprintf(`data_dir: %q
-xmpp:
-%shttp:
-  listen: %s
-libraries:
-  - id: unc
-    name: UNC
-operators:
-  - jid: alice@localhost
-    name: Alice
-    library: unc
-    password: file:%s
-  - jid: bob@localhost
-    name: Bob
-    library: unc
-    password: file:%s
-queues:
-  - id: reference
-    name: Reference
-    library: unc
-    operators: [alice@localhost, bob@localhost]
-    offline_message: %q
+	return referenceYAML(t, dataDir, httpAddr, fmt.Sprintf(`    offline_message: %q
     show_phone: true
     accounts:
       - id: unc-sms
@@ -161,41 +137,14 @@ queues:
         public_url: %s
         api_base: %s
         rate: 100
-`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), httpAddr, passwords["alice"], passwords["bob"], smsOffline,
-		secret("twilio-sid", api.AccountSID), secret("twilio-token", api.AuthToken), smsLibrary, publicURL, api.URL)
+`, smsOffline, secret("twilio-sid", api.AccountSID), secret("twilio-token", api.AuthToken), smsLibrary, publicURL, api.URL))
 }
 
 // smsStartOwlgate runs owlgate in the test's process as `owlgate run`
 // does, with the SMS network, until the test ends.
 func smsStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "owlgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, cfgYAML)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Networks: map[string]protocols.Factory{"sms": sms.New},
-		Log: testLogger(t), Version: "e2e"})
-	if err != nil {
-		cancel()
-		t.Fatalf("daemon: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("owlgate stopped with %v", err)
-		}
-	})
-	if _, err := d.HTTPAddr(ctx); err != nil {
-		t.Fatalf("owlgate's HTTP server: %v", err)
-	}
-	return &owlgate{d: d, domain: cfg.XMPP.Domain, stop: cancel}
+	return startDaemon(t, cfgYAML, map[string]protocols.Factory{"sms": sms.New})
 }
 
 // smsOffer waits for the three-line offer of question from an SMS patron's

@@ -127,3 +127,18 @@ func timeout(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// encryptedChat runs a new adapter (a new device) and opens an encrypted
+// direct room with it from a new patron.
+func (s *server) encryptedChat(t *testing.T) (*Adapter, *protocoltest.Sink, *matrixtest.Patron, id.RoomID, context.Context) {
+	t.Helper()
+	a := newTestAdapter(t, s.config(), t.TempDir())
+	sink, _ := runAdapter(t, a)
+	ctx := timeout(t)
+	p := s.newPatron(t, ctx)
+	room, err := p.OpenDirect(ctx, s.library, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, sink, p, room, ctx
+}

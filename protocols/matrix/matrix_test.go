@@ -70,14 +70,7 @@ func TestConformance(t *testing.T) {
 func TestEncryptedRoom(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	a := newTestAdapter(t, srv.config(), t.TempDir())
-	sink, _ := runAdapter(t, a)
-	ctx := timeout(t)
-	p := srv.newPatron(t, ctx)
-	room, err := p.OpenDirect(ctx, srv.library, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, sink, p, room, ctx := srv.encryptedChat(t)
 	const q = "Is my interlibrary loan in? 🦉"
 	if _, err := p.Say(ctx, room, q); err != nil {
 		t.Fatal(err)
@@ -220,14 +213,7 @@ func TestAttachmentLinks(t *testing.T) {
 func TestTypingReceiptsFormatting(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	a := newTestAdapter(t, srv.config(), t.TempDir())
-	sink, _ := runAdapter(t, a)
-	ctx := timeout(t)
-	p := srv.newPatron(t, ctx)
-	room, err := p.OpenDirect(ctx, srv.library, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, sink, p, room, ctx := srv.encryptedChat(t)
 	if err := p.SayHTML(ctx, room, "**Where** is _the_ map room?",
 		`<b>Where</b> is <em>the</em> <a href="https://example.edu/maps">map room</a>?`); err != nil {
 		t.Fatal(err)
@@ -396,14 +382,7 @@ func TestAccessToken(t *testing.T) {
 func TestUndecryptable(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	a := newTestAdapter(t, srv.config(), t.TempDir())
-	sink, _ := runAdapter(t, a)
-	ctx := timeout(t)
-	p := srv.newPatron(t, ctx)
-	room, err := p.OpenDirect(ctx, srv.library, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sink, p, room, ctx := srv.encryptedChat(t)
 	// A megolm event of a session nobody has.
 	bogus := map[string]any{
 		"algorithm":  id.AlgorithmMegolmV1,
