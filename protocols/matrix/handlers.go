@@ -67,7 +67,7 @@ func (s *session) onMember(ctx context.Context, evt *event.Event) {
 // invite to a listed room, and declines the others.
 func (s *session) onInvite(ctx context.Context, evt *event.Event, m *event.MemberEventContent) {
 	inviter := evt.Sender
-	log := s.a.log.With("room", string(evt.RoomID))
+	log := s.a.log
 	listed := s.a.s.rooms[evt.RoomID]
 	allowed := len(s.a.s.invitesFrom) == 0 || s.a.s.invitesFrom[strings.ToLower(inviter.Homeserver())]
 	if !listed && (!m.IsDirect || !allowed) {
@@ -89,7 +89,7 @@ func (s *session) onInvite(ctx context.Context, evt *event.Event, m *event.Membe
 		log.Warn("matrix: recording a room", "err", err)
 	}
 	log.Info("matrix: accepted an invite", "direct", !listed)
-	log.Debug("matrix: invited by", "guest", string(inviter))
+	log.Debug("matrix: invited", "patron", string(inviter), "room", string(evt.RoomID))
 }
 
 // patronRoom returns what the room of a patron's event is, recording
@@ -174,7 +174,7 @@ func (s *session) onMessage(ctx context.Context, evt *event.Event) {
 	s.mu.Lock()
 	s.lastSeen[evt.RoomID] = evt.ID
 	s.mu.Unlock()
-	s.a.log.Debug("matrix: message", "guest", string(evt.Sender), "room", string(evt.RoomID), "text", msg.Text)
+	s.a.log.Debug("matrix: message from a patron", "patron", string(evt.Sender), "room", string(evt.RoomID), "text", msg.Text)
 	s.deliver(ctx, evt.ID, msg)
 }
 

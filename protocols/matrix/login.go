@@ -39,7 +39,10 @@ func (a *Adapter) login(ctx context.Context) (*mautrix.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("matrix: %w", err)
 	}
-	cli.Log = zerolog.New(zerologToSlog{a.log}).Level(zerolog.DebugLevel)
+	cli.Log = zerolog.Nop()
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		cli.Log = zerolog.New(zerologToSlog{a.log}).Level(zerolog.DebugLevel)
+	}
 	cli.DefaultHTTPRetries = 1
 	if a.s.accessToken != "" {
 		who, err := cli.Whoami(ctx)

@@ -483,3 +483,69 @@ func TestHomeserverRestart(t *testing.T) {
 		t.Errorf("the patron received %+v, %v", got, err)
 	}
 }
+
+// TestGroupRooms: in a group room listed in rooms, every member is a
+// patron, and a reply goes to the room naming the patron; in a direct room,
+// a third member who joined is not the room's patron and is ignored.
+func TestGroupRooms(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	ctx := timeout(t)
+	p1 := srv.newPatron(t, ctx)
+	p2 := srv.newPatron(t, ctx)
+	group, err := p1.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", Invite: []id.UserID{srv.library, p2.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Client.JoinRoomByID(ctx, group.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.config()
+	c.Rooms = []string{string(group.RoomID)}
+	a := newTestAdapter(t, c, t.TempDir())
+	sink, _ := runAdapter(t, a)
+	if err := p1.WaitJoined(ctx, group.RoomID, srv.library); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Say(ctx, group.RoomID, "Who can help with citations?"); err != nil {
+		t.Fatal(err)
+	}
+	m := nextMessage(t, ctx, sink)
+	if m.From.User != protocols.UserID(p2.UserID) || m.Text != "Who can help with citations?" {
+		t.Fatalf("got %+v from the group room", m)
+	}
+	if err := a.Send(ctx, protocols.OutMessage{To: m.From, ID: "group-1", Text: "I can."}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p1.Next(ctx, group.RoomID)
+	for err == nil && got.Sender != srv.library { // p2's question came first
+		got, err = p1.Next(ctx, group.RoomID)
+	}
+	if err != nil || got.Body != string(p2.UserID)+": I can." {
+		t.Errorf("the room received %+v, %v; want the reply naming the patron", got, err)
+	}
+
+	// A direct room of p1's, which p2 joins later: p2 is not its patron.
+	room, err := p1.OpenDirect(ctx, srv.library, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Client.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: p2.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Client.JoinRoomByID(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.WaitJoined(ctx, room, p2.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Say(ctx, room, "I am not this room's patron"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Say(ctx, room, "I am"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ctx, sink); m.Text != "I am" || m.From.User != protocols.UserID(p1.UserID) {
+		t.Errorf("got %+v; want only the direct room's patron", m)
+	}
+}
