@@ -42,8 +42,9 @@
 // and only then is its token saved (in the crypto store, crypto.db). A
 // delivery that fails ends the session without saving the token, so the
 // batch comes again after the backoff, without the events already
-// delivered from it. Stopping owlgate does not interrupt a batch. So a
-// restart neither replays nor skips. A room whose timeline a sync cuts
+// delivered from it. Stopping owlgate lets the batch being handled finish
+// (for up to 30 s; past that its token is not saved and it comes again). So
+// a restart neither replays nor skips. A room whose timeline a sync cuts
 // short ("limited", more than 50 events since the last sync) has its gap
 // fetched with /messages back to the last event handled, kept per room in
 // rooms.json. The very first sync of a device is history: its messages are

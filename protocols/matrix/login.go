@@ -121,25 +121,25 @@ func errorCode(err error) string {
 // device, megolm sessions and the room state it needs in crypto.db in the
 // data folder (pure-Go SQLite), encrypted at rest with the pickle key in
 // pickle.key. The store also holds the sync token.
-func (a *Adapter) openCrypto(ctx context.Context, cli *mautrix.Client) (*cryptohelper.CryptoHelper, *dbutil.Database, error) {
+func (a *Adapter) openCrypto(ctx context.Context, cli *mautrix.Client) (*cryptohelper.CryptoHelper, error) {
 	key, err := a.pickleKey()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	path := filepath.Join(a.dataDir, "crypto.db")
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
-		return nil, nil, fmt.Errorf("matrix: opening %s: %w", path, err)
+		return nil, fmt.Errorf("matrix: opening %s: %w", path, err)
 	}
 	db, err := dbutil.NewWithDB(raw, "sqlite3")
 	if err != nil {
 		raw.Close()
-		return nil, nil, fmt.Errorf("matrix: opening %s: %w", path, err)
+		return nil, fmt.Errorf("matrix: opening %s: %w", path, err)
 	}
 	helper, err := cryptohelper.NewCryptoHelper(cli, key, db)
 	if err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("matrix: encryption: %w", err)
+		return nil, fmt.Errorf("matrix: encryption: %w", err)
 	}
 	// One olm account per device in the store: a new access token (of a
 	// new device) starts afresh instead of failing on the old device's.
@@ -147,11 +147,11 @@ func (a *Adapter) openCrypto(ctx context.Context, cli *mautrix.Client) (*cryptoh
 	if err := helper.Init(ctx); err != nil {
 		db.Close()
 		if strings.Contains(err.Error(), "there are keys on the server") {
-			return nil, nil, fmt.Errorf("matrix: the device of the access token already has encryption keys of another client; make a device for owlgate alone: %w", protocols.ErrBadCredentials)
+			return nil, fmt.Errorf("matrix: the device of the access token already has encryption keys of another client; make a device for owlgate alone: %w", protocols.ErrBadCredentials)
 		}
-		return nil, nil, fmt.Errorf("matrix: encryption: %w", err)
+		return nil, fmt.Errorf("matrix: encryption: %w", err)
 	}
-	return helper, db, nil
+	return helper, nil
 }
 
 // pickleKey returns the key the crypto store is encrypted with, made at the

@@ -41,6 +41,10 @@ func (h *harnessPatron) Next(ctx context.Context) (string, error) {
 }
 func (h *harnessPatron) Leave(ctx context.Context) error { return h.p.Leave(ctx, h.room) }
 
+// The tests run one after the other, each with its own Dendrite, but for
+// the two that mostly wait (for a key that never comes, for a homeserver to
+// come back): starting Dendrites side by side loads CI's two cores.
+
 // TestConformance runs the adapter through protocols/protocoltest against a
 // real Dendrite: each subtest a new device of the library's account (a
 // fresh data folder), each patron a new account in its own direct room.
@@ -68,7 +72,6 @@ func TestConformance(t *testing.T) {
 // client encrypts it, as Element does by default); owlgate decrypts it,
 // and its reply reaches the patron encrypted.
 func TestEncryptedRoom(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	a, sink, p, room, ctx := srv.encryptedChat(t)
 	const q = "Is my interlibrary loan in? 🦉"
@@ -97,7 +100,6 @@ func TestEncryptedRoom(t *testing.T) {
 // login and sync token in the data folder): every message written while it
 // was away arrives once, in order, and nothing delivered before comes again.
 func TestRestartNoReplayNoSkip(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	dir := t.TempDir()
 	a := newTestAdapter(t, srv.config(), dir)
@@ -157,7 +159,6 @@ func TestRestartNoReplayNoSkip(t *testing.T) {
 // room, arrive as links to owlgate's HTTP route, which serves them from the
 // homeserver's authenticated media, decrypted.
 func TestAttachmentLinks(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	mux := http.NewServeMux()
 	web := httptest.NewServer(mux)
@@ -211,7 +212,6 @@ func TestAttachmentLinks(t *testing.T) {
 // patron as typing; the operator's active marks the patron's message read;
 // a formatted message arrives as plain text.
 func TestTypingReceiptsFormatting(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	a, sink, p, room, ctx := srv.encryptedChat(t)
 	if err := p.SayHTML(ctx, room, "**Where** is _the_ map room?",
@@ -296,7 +296,6 @@ func expectState(t *testing.T, ctx context.Context, sink *protocoltest.Sink, wan
 // TestInvites: invites to group rooms and from homeservers not listed in
 // invites_from are declined; a direct invite from a listed one is taken.
 func TestInvites(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	c := srv.config()
 	c.InvitesFrom = []string{"example.org"}
@@ -335,7 +334,6 @@ func TestInvites(t *testing.T) {
 // TestBadCredentials: a wrong password and a wrong access token are
 // reported as bad credentials, and Run stops retrying.
 func TestBadCredentials(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	for name, c := range map[string]Config{
 		"password":     {Homeserver: srv.URL, UserID: string(srv.library), Password: config.NewSecret("wrong-password")},
@@ -356,7 +354,6 @@ func TestBadCredentials(t *testing.T) {
 // TestAccessToken: an account configured with an access token (of a device
 // made for owlgate) logs in as that device.
 func TestAccessToken(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	_, token := srv.AddUser("tokenlibrary", "token-pw-1234")
 	c := Config{Homeserver: srv.URL, UserID: "@tokenlibrary:localhost", AccessToken: config.NewSecret(token)}
@@ -488,7 +485,6 @@ func TestHomeserverRestart(t *testing.T) {
 // patron, and a reply goes to the room naming the patron; in a direct room,
 // a third member who joined is not the room's patron and is ignored.
 func TestGroupRooms(t *testing.T) {
-	t.Parallel()
 	srv := startServer(t)
 	ctx := timeout(t)
 	p1 := srv.newPatron(t, ctx)

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
@@ -22,17 +21,22 @@ import (
 // /messages.
 const timelineLimit = 50
 
+// stopGrace is how long a batch being handled when Run's context ends may
+// still take. Past it, what is left of the batch fails to be delivered, its
+// token is not saved, and the next start fetches it again.
+const stopGrace = 30 * time.Second
+
 // session is one login of the account: a client, its crypto and its sync.
 type session struct {
 	a      *Adapter
 	cli    *mautrix.Client
 	syncer *mautrix.DefaultSyncer
 	crypto *cryptohelper.CryptoHelper
-	db     *dbutil.Database
 	sink   protocols.Sink
 
-	// ctx outlives Run's context by the end of the current batch; it ends
-	// when the session closes, ending the crypto's waits for late keys.
+	// ctx outlives Run's context by the end of the current batch (at most
+	// stopGrace); it ends when the session closes, ending the crypto's
+	// waits for late keys.
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -59,14 +63,15 @@ func (a *Adapter) connect(ctx context.Context, sink protocols.Sink) (*session, e
 	}
 	syncer := mautrix.NewDefaultSyncer()
 	cli.Syncer = syncer
-	helper, db, err := a.openCrypto(ctx, cli)
+	helper, err := a.openCrypto(ctx, cli)
 	if err != nil {
 		return nil, err
 	}
 	cli.Crypto = helper
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })
 	s := &session{
-		a: a, cli: cli, syncer: syncer, crypto: helper, db: db, sink: sink,
+		a: a, cli: cli, syncer: syncer, crypto: helper, sink: sink,
 		ctx: sctx, cancel: cancel,
 		typing:   map[id.RoomID]map[id.UserID]bool{},
 		typingOn: map[id.RoomID]bool{},
@@ -138,9 +143,10 @@ func (s *session) syncLoop(ctx context.Context, online func()) error {
 // once everything in it was delivered; when a delivery failed, the token is
 // not saved and the error ends the session, so that the batch comes again.
 //
-// The handlers get the session's context, which Run's context ending does
-// not cancel: a batch once fetched is handled to its end and its token
-// saved, so that nothing is replayed or skipped at the next start. The
+// The handlers get the session's context, which Run's context ending
+// cancels only after stopGrace: a batch once fetched is handled to its end
+// and its token saved, so that nothing is replayed or skipped at the next
+// start. The
 // crypto helper's waits for a late key (up to 25 s, in goroutines of its
 // own) end when the session closes.
 func (s *session) handleBatch(resp *mautrix.RespSync, since string) error {
