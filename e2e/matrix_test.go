@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -32,10 +33,12 @@ const nsChatStates = "http://jabber.org/protocol/chatstates"
 // TestMatrixScenarioEmbedded: alice comes online and the library's Matrix
 // account logs in; a patron invites it to a plain direct room and asks;
 // alice answers and the patron gets it; typing passes both ways; a picture
-// arrives as a link alice can open. A second patron writes in an encrypted
+// arrives as a link alice can open; a formatted message arrives as plain
+// text; the patron leaves and alice is told. A second patron writes in an encrypted
 // room; bob takes it and his answer reaches the patron encrypted. owlgate
 // restarts while the second patron writes: the message written while it was
-// down reaches bob once, and nothing delivered before comes again.
+// down reaches bob once, and nothing delivered before comes again. A
+// message owlgate cannot decrypt reaches bob as a notice.
 func TestMatrixScenarioEmbedded(t *testing.T) {
 	t.Parallel()
 	dendrite := testenv.StartDendrite(t)
@@ -97,6 +100,18 @@ func TestMatrixScenarioEmbedded(t *testing.T) {
 		t.Errorf("GET %s: %d, %d bytes; want the picture", link, resp.StatusCode, len(body))
 	}
 
+	// A formatted question arrives as plain text.
+	if err := ada.SayHTML(ctx, room, "And **1860**?", "And <b>1860</b>?"); err != nil {
+		t.Fatal(err)
+	}
+	alice.expectFrom(guest, "And 1860?")
+
+	// The patron leaves the room: alice is told, in the patron's window.
+	if err := ada.Leave(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	alice.expectFrom(guest, "The patron left (left the room).")
+
 	// A second patron, in an encrypted room; bob comes online and takes it.
 	bob := ircLoginEmbedded(t, ircXMPPAddr(t, og), dataDir, "bob")
 	bob.expectOnline("reference@localhost")
@@ -146,6 +161,20 @@ func TestMatrixScenarioEmbedded(t *testing.T) {
 	bob.say(guest2, "Sundays 1 to 6.")
 	if got, err := bea.Next(ctx, eroom); err != nil || got.Body != "Sundays 1 to 6." || !got.Encrypted {
 		t.Fatalf("the patron received %+v, %v after the restart", got, err)
+	}
+
+	// A message owlgate cannot decrypt (bea's client lost its keys): after
+	// asking bea's devices for the key in vain, owlgate tells bob, in
+	// bea's window, and asks bea to send it again.
+	if err := bea.SendUndecryptable(ctx, eroom); err != nil {
+		t.Fatal(err)
+	}
+	// The crypto helper waits 25 s for the key: a longer liveness bound.
+	bob.c.Expect(wait+30*time.Second, "bob: the notice of an undecryptable message", func(s *testenv.ClientStanza) bool {
+		return s.Name == "message" && bareOf(s.From) == guest2 && strings.Contains(s.Body, "owlgate could not decrypt")
+	})
+	if got, err := bea.Next(ctx, eroom); err != nil || !strings.Contains(got.Body, "could not decrypt your last message") {
+		t.Fatalf("the patron received %+v, %v; want the request to send it again", got, err)
 	}
 }
 

@@ -3,7 +3,6 @@ package matrix
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -380,16 +379,7 @@ func TestUndecryptable(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	_, sink, p, room, ctx := srv.encryptedChat(t)
-	// A megolm event of a session nobody has.
-	bogus := map[string]any{
-		"algorithm":  id.AlgorithmMegolmV1,
-		"sender_key": "ZmFrZXNlbmRlcmtleWZha2VzZW5kZXJrZXlmYWtlcw",
-		"session_id": "bm9ib2R5aGFzdGhpc3Nlc3Npb25ub2JvZHloYXN0aGk",
-		"device_id":  "NOSUCHDEVICE",
-		"ciphertext": "AwgAEnB7ZmFrZQ",
-	}
-	raw, _ := json.Marshal(bogus)
-	if _, err := p.Client.SendMessageEvent(ctx, room, event.EventEncrypted, json.RawMessage(raw)); err != nil {
+	if err := p.SendUndecryptable(ctx, room); err != nil {
 		t.Fatal(err)
 	}
 	m := nextMessage(t, ctx, sink)

@@ -9,6 +9,7 @@ package matrixtest
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -261,6 +262,20 @@ func (p *Patron) SendFile(ctx context.Context, room id.RoomID, name, mimeType st
 		content.URL = up.ContentURI.CUString()
 	}
 	_, err = p.Client.SendMessageEvent(ctx, room, event.EventMessage, content)
+	return err
+}
+
+// SendUndecryptable sends a megolm event of a session nobody has (a
+// client that lost its keys), which no device can decrypt.
+func (p *Patron) SendUndecryptable(ctx context.Context, room id.RoomID) error {
+	raw, _ := json.Marshal(map[string]any{
+		"algorithm":  id.AlgorithmMegolmV1,
+		"sender_key": "ZmFrZXNlbmRlcmtleWZha2VzZW5kZXJrZXlmYWtlcw",
+		"session_id": "bm9ib2R5aGFzdGhpc3Nlc3Npb25ub2JvZHloYXN0aGk",
+		"device_id":  "NOSUCHDEVICE",
+		"ciphertext": "AwgAEnB7ZmFrZQ",
+	})
+	_, err := p.Client.SendMessageEvent(ctx, room, event.EventEncrypted, json.RawMessage(raw))
 	return err
 }
 
