@@ -244,6 +244,22 @@ func TestTypingReceiptsFormatting(t *testing.T) {
 	if err := p.WaitTyping(ctx, room, srv.library, false); err != nil {
 		t.Fatal(err)
 	}
+	// A message ends the typing the operator's composing showed.
+	if err := a.Send(ctx, protocols.OutState{To: patron, State: protocols.Composing}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitTyping(ctx, room, srv.library, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(ctx, protocols.OutMessage{To: patron, ID: "typed", Text: "Here it is."}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitTyping(ctx, room, srv.library, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Next(ctx, room); err != nil || got.Body != "Here it is." {
+		t.Fatalf("the patron received %+v, %v", got, err)
+	}
 	if err := a.Send(ctx, protocols.OutState{To: patron, State: protocols.StateActive}); err != nil {
 		t.Fatal(err)
 	}

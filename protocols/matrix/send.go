@@ -54,9 +54,17 @@ func (s *session) sendText(ctx context.Context, patron protocols.UserID, msgID p
 		}
 		s.a.sent.add(resp.EventID, msgID)
 	}
+	// The message ends the operator's typing; not every homeserver says so
+	// itself.
 	s.mu.Lock()
+	wasTyping := s.typingOn[room]
 	s.typingOn[room] = false
 	s.mu.Unlock()
+	if wasTyping {
+		if _, err := s.cli.UserTyping(ctx, room, false, 0); err != nil {
+			s.a.log.Debug("matrix: ending the typing notification", "err", err)
+		}
+	}
 	return nil
 }
 
