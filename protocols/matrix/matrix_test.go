@@ -308,18 +308,18 @@ func expectState(t *testing.T, ctx context.Context, sink *protocoltest.Sink, wan
 	}
 }
 
-// TestInvites: invites to group rooms and from homeservers not listed in
-// invites_from are declined; a direct invite from a listed one is taken.
+// TestInvites: invites from homeservers not listed in invites_from and
+// invites to group rooms are declined; a direct invite from a listed
+// homeserver is taken.
 func TestInvites(t *testing.T) {
 	srv := startServer(t)
-	c := srv.config()
-	c.InvitesFrom = []string{"example.org"}
-	a := newTestAdapter(t, c, t.TempDir())
-	runAdapter(t, a)
 	ctx := timeout(t)
 	p := srv.newPatron(t, ctx)
 
 	// A direct invite from localhost, not listed: declined.
+	c := srv.config()
+	c.InvitesFrom = []string{"example.org"}
+	_, stop := runAdapter(t, newTestAdapter(t, c, t.TempDir()))
 	resp, err := p.Client.CreateRoom(ctx, directRoom(srv.library, true))
 	if err != nil {
 		t.Fatal(err)
@@ -327,8 +327,11 @@ func TestInvites(t *testing.T) {
 	if err := p.WaitLeft(ctx, resp.RoomID, srv.library); err != nil {
 		t.Fatalf("the invite from an unlisted homeserver was not declined: %v", err)
 	}
-	a.s.invitesFrom["localhost"] = true // as if listed (the test's server is localhost)
-	// A group room (not direct): declined.
+	stop()
+
+	// localhost (the test's server) listed: a group room is declined...
+	c.InvitesFrom = []string{"example.org", "localhost"}
+	runAdapter(t, newTestAdapter(t, c, t.TempDir()))
 	resp, err = p.Client.CreateRoom(ctx, directRoom(srv.library, false))
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +339,7 @@ func TestInvites(t *testing.T) {
 	if err := p.WaitLeft(ctx, resp.RoomID, srv.library); err != nil {
 		t.Fatalf("the group invite was not declined: %v", err)
 	}
-	// A direct one: accepted.
+	// ... and a direct one accepted.
 	resp, err = p.Client.CreateRoom(ctx, directRoom(srv.library, true))
 	if err != nil {
 		t.Fatal(err)
