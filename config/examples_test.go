@@ -69,7 +69,7 @@ func TestQuickstart(t *testing.T) {
 // TestCollaborationExample checks the collaboration example's shape.
 func TestCollaborationExample(t *testing.T) {
 	for _, v := range []string{"ALICE_PASSWORD", "BOB_PASSWORD", "DANA_PASSWORD", "OWLGATE_ADMIN_TOKEN",
-		"UNC_IRC_PASSWORD", "TWILIO_SID", "TWILIO_TOKEN", "DUKE_MATRIX_TOKEN", "UNC_HISTORY_TOKEN", "DUKE_HISTORY_TOKEN"} {
+		"UNC_IRC_PASSWORD", "TWILIO_SID", "TWILIO_TOKEN", "DUKE_MATRIX_TOKEN", "DUKE_MATRIX_PASSWORD", "UNC_HISTORY_TOKEN", "DUKE_HISTORY_TOKEN"} {
 		t.Setenv(v, "x-"+v)
 	}
 	c, err := Load("../examples/collaboration.yaml")

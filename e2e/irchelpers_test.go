@@ -472,7 +472,7 @@ func ircBuildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "owlgate")
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/owlgate/owlgate/cmd/owlgate")
+	cmd := exec.Command("go", "build", "-tags", "goolm", "-o", bin, "github.com/owlgate/owlgate/cmd/owlgate")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/owlgate: %v\n%s", err, out)

@@ -57,6 +57,19 @@ func startOwlgate(t *testing.T, cfgYAML string, net *protocoltest.Loopback) *owl
 	return og
 }
 
+// runOwlgateServing is runOwlgate, returning once owlgate's HTTP server
+// listens (for networks that reach owlgate over HTTP).
+func runOwlgateServing(t *testing.T, cfgYAML string, networks map[string]protocols.Factory) *owlgate {
+	t.Helper()
+	og := runOwlgate(t, cfgYAML, networks)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, err := og.d.HTTPAddr(ctx); err != nil {
+		t.Fatalf("owlgate's HTTP server: %v", err)
+	}
+	return og
+}
+
 // runOwlgate writes cfgYAML to a file, loads it as `owlgate run` does and
 // runs the daemon in the test's process with the given networks until the
 // test ends (or og.stop).
@@ -345,4 +358,34 @@ http:
 			runScenario(t, og, login("alice", "reference"), login("bob", "reference"), login("carol", "maps"))
 		})
 	}
+}
+
+// referenceYAML is a config with the embedded XMPP server, owlgate's HTTP
+// server on httpAddr, and one library whose operators alice and bob staff
+// the queue reference; queueKeys (indented for the queue) complete it.
+func referenceYAML(t *testing.T, dataDir, httpAddr, queueKeys string) string {
+	t.Helper()
+	passwords := ircPasswords(t)
+	return fmt.Sprintf(`data_dir: %q
+xmpp:
+%shttp:
+  listen: %s
+libraries:
+  - id: unc
+    name: UNC
+operators:
+  - jid: alice@localhost
+    name: Alice
+    library: unc
+    password: file:%s
+  - jid: bob@localhost
+    name: Bob
+    library: unc
+    password: file:%s
+queues:
+  - id: reference
+    name: Reference
+    library: unc
+    operators: [alice@localhost, bob@localhost]
+%s`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), httpAddr, passwords["alice"], passwords["bob"], queueKeys)
 }

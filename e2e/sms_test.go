@@ -118,7 +118,6 @@ func TestSMSScenarioEmbedded(t *testing.T) {
 // Twilio credentials come from files.
 func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, httpAddr, publicURL string) string {
 	t.Helper()
-	passwords := ircPasswords(t)
 	secret := func(name, value string) string {
 		f := filepath.Join(t.TempDir(), name)
 		if err := os.WriteFile(f, []byte(value+"\n"), 0o600); err != nil {
@@ -126,28 +125,7 @@ func smsConfigYAML(t *testing.T, dataDir string, api *twiliotest.API, httpAddr, 
 		}
 		return f
 	}
-	return fmt.Sprintf(`data_dir: %q
-xmpp:
-%shttp:
-  listen: %s
-libraries:
-  - id: unc
-    name: UNC
-operators:
-  - jid: alice@localhost
-    name: Alice
-    library: unc
-    password: file:%s
-  - jid: bob@localhost
-    name: Bob
-    library: unc
-    password: file:%s
-queues:
-  - id: reference
-    name: Reference
-    library: unc
-    operators: [alice@localhost, bob@localhost]
-    offline_message: %q
+	return referenceYAML(t, dataDir, httpAddr, fmt.Sprintf(`    offline_message: %q
     show_phone: true
     accounts:
       - id: unc-sms
@@ -159,8 +137,7 @@ queues:
         public_url: %s
         api_base: %s
         rate: 100
-`, dataDir, ircEmbeddedXMPP("127.0.0.1:0"), httpAddr, passwords["alice"], passwords["bob"], smsOffline,
-		secret("twilio-sid", api.AccountSID), secret("twilio-token", api.AuthToken), smsLibrary, publicURL, api.URL)
+`, smsOffline, secret("twilio-sid", api.AccountSID), secret("twilio-token", api.AuthToken), smsLibrary, publicURL, api.URL))
 }
 
 // smsStartOwlgate runs owlgate in the test's process as `owlgate run`
@@ -168,13 +145,7 @@ queues:
 // HTTP server Twilio calls listens.
 func smsStartOwlgate(t *testing.T, cfgYAML string) *owlgate {
 	t.Helper()
-	og := runOwlgate(t, cfgYAML, map[string]protocols.Factory{"sms": sms.New})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if _, err := og.d.HTTPAddr(ctx); err != nil {
-		t.Fatalf("owlgate's HTTP server: %v", err)
-	}
-	return og
+	return runOwlgateServing(t, cfgYAML, map[string]protocols.Factory{"sms": sms.New})
 }
 
 // smsOffer waits for the three-line offer of question from an SMS patron's

@@ -308,7 +308,7 @@ func buildOwlgate(ctx context.Context, dir string, profiling bool) (string, erro
 		return "", err
 	}
 	out := filepath.Join(dir, "bin", "owlgate")
-	args := []string{"build", "-o", out}
+	args := []string{"build", "-tags", "goolm", "-o", out} // goolm: pure-Go Matrix encryption
 	if profiling {
 		src := filepath.Join(dir, "bin", "zz_bench_pprof.go")
 		ov := filepath.Join(dir, "bin", "overlay.json")

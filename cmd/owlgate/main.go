@@ -35,8 +35,9 @@ var version = ""
 // `network` key of an account. Each adapter package adds one line here.
 func networks() map[string]protocols.Factory {
 	return map[string]protocols.Factory{
-		"irc": irc.New,
-		"sms": sms.New,
+		"irc":    irc.New,
+		"matrix": matrixFactory(), // matrix.go, or nomatrix.go in a build without -tags goolm
+		"sms":    sms.New,
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package testenv starts real servers for integration tests: Prosody and
-// ejabberd (the XMPP servers operators use in component mode), each on
+// ejabberd (the XMPP servers operators use in component mode), ngircd (IRC)
+// and Dendrite (the Matrix homeserver, see StartDendrite), each on
 // loopback, on free ports, in a fresh folder from t.TempDir, stopped by PID
 // when the test ends. It also has a small XMPP client (STARTTLS, SCRAM,
 // resource binding; see Client) that logs in as one of those servers'
