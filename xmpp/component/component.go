@@ -326,6 +326,7 @@ func (c *Component) run(ctx context.Context, h xmpp.Handler) error {
 		}
 		var up time.Duration
 		msg := "component: connecting failed; retrying"
+		lost := false
 		if err != nil {
 			if errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrHostUnknown) {
 				return err
@@ -340,10 +341,15 @@ func (c *Component) run(ctx context.Context, h xmpp.Handler) error {
 			}
 			c.setError(err)
 			msg = "component: connection lost; reconnecting"
-			h.Disconnected(ctx)
+			lost = true
 		}
 		delay := c.backoff.Next(up)
+		// The state says backoff before the handler hears of the loss, so
+		// that what it sees of State agrees with what it was told.
 		c.setPhase(PhaseBackoff, time.Now().Add(delay))
+		if lost {
+			h.Disconnected(ctx)
+		}
 		c.log.Warn(msg, "err", err, "in", delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
 		select {
