@@ -43,8 +43,11 @@ type SQLite struct {
 	ckKick    chan struct{} // the writer asks for a checkpoint: the log passed ckPages pages
 	ckPages   int
 	log       *slog.Logger
-	ckStop    chan struct{} // closed by Close: the checkpoint goroutine returns
-	ckStopped chan struct{} // closed when the checkpoint goroutine has returned
+	// commitDelay: the writer, woken from idle, waits this long before it
+	// starts a transaction (see WithCommitDelay).
+	commitDelay time.Duration
+	ckStop      chan struct{} // closed by Close: the checkpoint goroutine returns
+	ckStopped   chan struct{} // closed when the checkpoint goroutine has returned
 
 	closeOnce sync.Once
 	closeErr  error
@@ -52,6 +55,11 @@ type SQLite struct {
 	// testHookGroup, when set (by tests, before any Submit), is called by
 	// the writer with each group before it is applied.
 	testHookGroup func(n int)
+	// testHookIdle, when set (withWriterHooks), is called by the writer,
+	// holding mu, each time it is about to wait for work.
+	testHookIdle func()
+	// sleep is the commit delay's wait (time.Sleep; withWriterHooks).
+	sleep func(time.Duration)
 }
 
 // Option configures [OpenSQLite].
@@ -69,6 +77,29 @@ type options struct {
 	ckHook  func(error)
 
 	log *slog.Logger
+
+	commitDelay time.Duration
+
+	// Tests: called by the writer before it waits for work, and its
+	// commit delay's wait (see withWriterHooks).
+	idleHook func()
+	sleep    func(time.Duration)
+}
+
+// withWriterHooks (tests) makes the writer call idle, holding the store's
+// lock, each time it is about to wait for work, and sleep for its commit
+// delay instead of time.Sleep.
+func withWriterHooks(idle func(), sleep func(time.Duration)) Option {
+	return func(o *options) { o.idleHook, o.sleep = idle, sleep }
+}
+
+// WithCommitDelay makes the writer, when a batch arrives while it is idle,
+// wait d before it starts the transaction. A message on its way to an
+// operator or a patron is then not slowed by the writer's CPU work, and
+// what arrives meanwhile joins the group. It adds d to the time a batch
+// takes to be durable. The default is 0.
+func WithCommitDelay(d time.Duration) Option {
+	return func(o *options) { o.commitDelay = d }
 }
 
 // WithLogger makes the store log what it cannot report to a caller: a
@@ -138,7 +169,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	}
 
 	s := &SQLite{stopped: make(chan struct{}), ckStop: make(chan struct{}), ckStopped: make(chan struct{}),
-		ckHook: o.ckHook, ckKick: make(chan struct{}, 1), ckPages: o.ckPages, log: o.log}
+		ckHook: o.ckHook, ckKick: make(chan struct{}, 1), ckPages: o.ckPages, log: o.log, commitDelay: o.commitDelay, sleep: time.Sleep, testHookIdle: o.idleHook}
+	if o.sleep != nil {
+		s.sleep = o.sleep
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

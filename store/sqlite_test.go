@@ -841,3 +841,44 @@ func TestLinesGroupedInOrder(t *testing.T) {
 		t.Errorf("line written twice in a batch: %q", ls[9].Text)
 	}
 }
+
+// TestCommitDelay: with a commit delay, a batch that finds the writer idle
+// waits the delay, and one submitted meanwhile joins its group.
+func TestCommitDelay(t *testing.T) {
+	idle := make(chan struct{}, 1)
+	var s *SQLite
+	var slept []time.Duration
+	var b *Commit
+	hookIdle := func() {
+		select {
+		case idle <- struct{}{}:
+		default:
+		}
+	}
+	hookSleep := func(d time.Duration) {
+		slept = append(slept, d)
+		if b == nil {
+			b = s.Submit(Batch{Chats: []routing.ChatRecord{record(2)}}) // arrives during the delay
+		}
+	}
+	s, err := OpenSQLite(context.Background(), t.TempDir()+"/owlgate.db", WithCommitDelay(time.Hour), withWriterHooks(hookIdle, hookSleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	groups := make(chan int, 4)
+	s.testHookGroup = func(n int) { groups <- n }
+	<-idle
+	a := s.Submit(Batch{Chats: []routing.ChatRecord{record(1)}})
+	wait(t, a)
+	if n := <-groups; n != 2 {
+		t.Errorf("the first group had %d batches, want both", n)
+	}
+	wait(t, b)
+	if len(slept) != 1 || slept[0] != time.Hour {
+		t.Errorf("the writer waited %v, want the delay once", slept)
+	}
+	if st := mustLoad(t, s, 0); len(st.Chats) != 2 {
+		t.Errorf("chats = %+v", st.Chats)
+	}
+}

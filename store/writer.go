@@ -286,8 +286,20 @@ func (s *SQLite) run(w *writer) {
 	var group []request
 	for {
 		s.mu.Lock()
+		waited := false
 		for len(s.queue) == 0 && !s.closed && s.ckPending == nil {
+			if s.testHookIdle != nil {
+				s.testHookIdle()
+			}
 			s.cond.Wait()
+			waited = true
+		}
+		if waited && s.commitDelay > 0 && !s.closed && s.ckPending == nil {
+			// Woken from idle: let the message on its way go first (see
+			// WithCommitDelay).
+			s.mu.Unlock()
+			s.sleep(s.commitDelay)
+			s.mu.Lock()
 		}
 		if ck := s.ckPending; ck != nil {
 			// Step 2 of a checkpoint (see checkpoints), between groups.

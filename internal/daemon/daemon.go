@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -63,7 +64,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, "owlgate.db")
-	st, err := store.OpenSQLite(ctx, dbPath, store.WithLogger(log))
+	st, err := store.OpenSQLite(ctx, dbPath, store.WithLogger(log), store.WithCommitDelay(storeCommitDelay))
 	if err != nil {
 		return nil, err
 	}
@@ -179,3 +180,12 @@ func (d *Daemon) XMPPAddr(ctx context.Context) (net.Addr, error) {
 
 // Link is the operator link (the service over its transport).
 func (d *Daemon) Link() *xmpp.Service { return d.link }
+
+// storeCommitDelay is how long the store's writer, woken by a batch while
+// idle, waits before it writes: the message that batch records is then on
+// its way through Prosody, ngircd and the patron's network before the
+// writer takes a core for SQLite. Measured on 2 cores
+// (BenchmarkLatencyAt1000), it halves the p50 each way (operator → patron
+// 0.125 → 0.063 ms) and leaves throughput as it was; a web hook's answer
+// (which waits for durability) comes 1 ms later.
+const storeCommitDelay = time.Millisecond
