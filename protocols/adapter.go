@@ -133,3 +133,29 @@ type AccountSpec struct {
 // check` calls it to check a config. Errors should come from spec.Decode or
 // name the key at fault.
 type Factory func(spec AccountSpec) (Adapter, error)
+
+// DecodeInto decodes the account's own keys into v, as Decode does; a spec
+// without Decode (a test's) leaves v as it is.
+func (s AccountSpec) DecodeInto(v any) error {
+	if s.Decode == nil {
+		return nil
+	}
+	return s.Decode(v)
+}
+
+// Logger returns the account's logger, or one that discards when the spec
+// has none.
+func (s AccountSpec) Logger() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// NetworkOr returns the spec's network, or def when it names none.
+func (s AccountSpec) NetworkOr(def Network) Network {
+	if s.Network == "" {
+		return def
+	}
+	return s.Network
+}

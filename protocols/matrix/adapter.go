@@ -54,23 +54,14 @@ func New(spec protocols.AccountSpec) (protocols.Adapter, error) {
 
 func newAdapter(spec protocols.AccountSpec) (*Adapter, error) {
 	var c Config
-	if spec.Decode != nil {
-		if err := spec.Decode(&c); err != nil {
-			return nil, err
-		}
+	if err := spec.DecodeInto(&c); err != nil {
+		return nil, err
 	}
 	s, err := c.validate()
 	if err != nil {
 		return nil, err
 	}
-	log := spec.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	network := spec.Network
-	if network == "" {
-		network = Network
-	}
+	log, network := spec.Logger(), spec.NetworkOr(Network)
 	return &Adapter{
 		id:      spec.ID,
 		network: network,
