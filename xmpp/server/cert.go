@@ -47,8 +47,13 @@ func loadCertificate(certFile, keyFile, dataDir, domain string) (tls.Certificate
 	cp, kp := filepath.Join(dataDir, SelfSignedCert), filepath.Join(dataDir, SelfSignedKey)
 	c, err := tls.LoadX509KeyPair(cp, kp)
 	switch {
-	case err == nil:
+	case err == nil && !refusedByLibpurple(c):
 		return c, nil
+	case err == nil:
+		// Made by an earlier owlgate, with an extended key usage that
+		// Pidgin cannot accept (see selfSigned): made anew below.
+		err = fs.ErrNotExist
+		os.Remove(cp)
 	case !errors.Is(err, fs.ErrNotExist):
 		return c, fmt.Errorf("xmpp server: self-signed certificate in %s: %w (delete both files to make a new pair)", dataDir, err)
 	}
@@ -100,12 +105,15 @@ func selfSigned(domain string) (certPEM, keyPEM []byte, err error) {
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: domain, Organization: []string{"owlgate (self-signed)"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: domain, Organization: []string{"owlgate (self-signed)"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(10, 0, 0),
+		// A CA that signs itself, and no extended key usage: libpurple
+		// (Pidgin, Finch) checks the chain with NSS, which refuses a
+		// self-signed CA limited to serverAuth as "invalid" without asking
+		// the librarian, while it offers to accept this one.
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		DNSNames:              names,
@@ -121,6 +129,20 @@ func selfSigned(domain string) (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+}
+
+// refusedByLibpurple reports whether c is a self-signed pair an earlier
+// owlgate made with the extended key usage libpurple refuses.
+func refusedByLibpurple(c tls.Certificate) bool {
+	if len(c.Certificate) == 0 {
+		return false
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return false
+	}
+	ours := len(leaf.Subject.Organization) == 1 && leaf.Subject.Organization[0] == "owlgate (self-signed)"
+	return ours && len(leaf.ExtKeyUsage) > 0
 }
 
 // Fingerprint is the SHA-256 fingerprint of a certificate's leaf, as

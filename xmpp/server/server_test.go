@@ -2,10 +2,15 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -532,6 +537,11 @@ func TestSelfSignedCertificateKept(t *testing.T) {
 	if strings.Join(cert.DNSNames, ",") != "owl.example,localhost" {
 		t.Errorf("SANs %v", cert.DNSNames)
 	}
+	// What libpurple (Pidgin) offers to accept: a self-signed CA without
+	// an extended key usage.
+	if !cert.IsCA || len(cert.ExtKeyUsage) != 0 {
+		t.Errorf("IsCA %v, extended key usage %v; want a CA without one", cert.IsCA, cert.ExtKeyUsage)
+	}
 	fi, err := os.Stat(filepath.Join(dir, SelfSignedKey))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file: %v %v", fi.Mode(), err)
@@ -646,5 +656,44 @@ func TestShutdownClosesStreams(t *testing.T) {
 	}
 	if err := s.Send(context.Background(), &xmpp.Stanza{Kind: xmpp.KindMessage, To: jid.MustParse("alice@localhost")}); err != ErrNotRunning {
 		t.Errorf("Send after Run: %v", err)
+	}
+}
+
+// TestOldSelfSignedCertificateMadeAnew: a self-signed pair of an earlier
+// owlgate, limited to serverAuth (which Pidgin refuses), is replaced.
+func TestOldSelfSignedCertificateMadeAnew(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1),
+		Subject:  pkix.Name{CommonName: "owl.example", Organization: []string{"owlgate (self-signed)"}},
+		NotAfter: time.Now().AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"owl.example"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, SelfSignedCert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, SelfSignedKey), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+
+	startServer(t, newRecHandler(), func(c *Config) { c.DataDir = dir; c.Domain = jid.MustParse("owl.example"); c.Users = nil })
+	b, err := os.ReadFile(filepath.Join(dir, SelfSignedCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cert.ExtKeyUsage) != 0 || cert.SerialNumber.Cmp(big.NewInt(1)) == 0 {
+		t.Errorf("the old pair was kept: serial %v, extended key usage %v", cert.SerialNumber, cert.ExtKeyUsage)
 	}
 }
