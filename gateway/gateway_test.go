@@ -154,6 +154,21 @@ func (h *harness) stop() {
 	}
 }
 
+// helloOffered brings alice online and has patron1 write "hello": it
+// returns the patron and the offer alice got.
+func (h *harness) helloOffered() (*protocoltest.LoopbackPatron, routing.Action) {
+	h.t.Helper()
+	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
+	if err := h.net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
+		h.t.Fatal(err)
+	}
+	patron := h.net.Patron("unc-loop", "patron1")
+	if err := patron.Say(h.ctx(), "hello"); err != nil {
+		h.t.Fatal(err)
+	}
+	return patron, h.link.waitFor(h.t, "offer", textTo("alice@localhost", "hello"))
+}
+
 func (h *harness) post(ev routing.Event) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -252,15 +267,7 @@ func TestFailedDeliveryReachesOperator(t *testing.T) {
 	h := start(t, net, filepath.Join(t.TempDir(), "owlgate.db"), func(a protocols.Adapter) protocols.Adapter {
 		return failingAdapter{a}
 	})
-	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
-	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
-		t.Fatal(err)
-	}
-	patron := net.Patron("unc-loop", "patron1")
-	if err := patron.Say(h.ctx(), "hello"); err != nil {
-		t.Fatal(err)
-	}
-	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	_, offer := h.helloOffered()
 	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(routing.GuestID(offer.From.ID)), Text: "hi there"})
 	h.link.waitFor(t, "message not received", textTo("alice@localhost", "not received"))
 	pending, err := h.st.PendingOutbound(h.ctx())
@@ -333,15 +340,7 @@ func TestDeliveredLeaveOutbox(t *testing.T) {
 		watch.Store = o.Store
 		o.Store = watch
 	})
-	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
-	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
-		t.Fatal(err)
-	}
-	patron := net.Patron("unc-loop", "patron1")
-	if err := patron.Say(h.ctx(), "hello"); err != nil {
-		t.Fatal(err)
-	}
-	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	patron, offer := h.helloOffered()
 	guest := routing.GuestPeer(routing.GuestID(offer.From.ID))
 	const n = 20
 	for i := range n {
@@ -476,15 +475,7 @@ func TestSendDoesNotWaitForDisk(t *testing.T) {
 		held.Store = o.Store
 		o.Store = held
 	})
-	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
-	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
-		t.Fatal(err)
-	}
-	patron := net.Patron("unc-loop", "patron1")
-	if err := patron.Say(h.ctx(), "hello"); err != nil {
-		t.Fatal(err)
-	}
-	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	patron, offer := h.helloOffered()
 	guest := routing.GuestPeer(routing.GuestID(offer.From.ID))
 	// The first answer takes the chat, which waits for the disk (see
 	// TestClaimDurableBeforeAnswer); the next ones do not.
@@ -527,15 +518,7 @@ func TestClaimDurableBeforeAnswer(t *testing.T) {
 		}}
 	})
 	st = h.st
-	h.post(routing.OperatorPresence{Operator: "alice@localhost", Resource: "desk", Show: routing.ShowAvailable})
-	if err := net.WaitOnline(h.ctx(), "unc-loop"); err != nil {
-		t.Fatal(err)
-	}
-	patron := net.Patron("unc-loop", "patron1")
-	if err := patron.Say(h.ctx(), "hello"); err != nil {
-		t.Fatal(err)
-	}
-	offer := h.link.waitFor(t, "offer", textTo("alice@localhost", "hello"))
+	_, offer := h.helloOffered()
 	h.post(routing.OperatorMessage{From: "alice@localhost", To: routing.GuestPeer(routing.GuestID(offer.From.ID)), Text: "mine"})
 	if op := <-holders; op != "alice@localhost" {
 		t.Errorf("when the answer was sent, the stored holder was %q, want alice@localhost", op)
