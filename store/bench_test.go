@@ -121,11 +121,16 @@ func BenchmarkLoad(b *testing.B) {
 // second goroutine waits on every commit in order; the time ends when the
 // last one is durable. One op is one event (a new line, as in
 // BenchmarkEvents) over 100 open chats.
-func BenchmarkEventsPipelined(b *testing.B) {
+// pipelinedChats is how many chats the pipelined benchmarks keep open.
+const pipelinedChats = 100
+
+// pipelined opens a store with the pipelined benchmarks' open chats, and
+// a goroutine that waits on every commit sent to commits, in order, and
+// sends the first error (or nil) to waited once commits is closed.
+func pipelined(b *testing.B) (*SQLite, []routing.ChatRecord, chan<- *Commit, <-chan error) {
 	s, _ := openTemp(b)
 	ctx := context.Background()
-	const chats = 100
-	recs := make([]routing.ChatRecord, chats)
+	recs := make([]routing.ChatRecord, pipelinedChats)
 	for p := range recs {
 		recs[p] = record(routing.ChatID(p + 1))
 	}
@@ -141,6 +146,12 @@ func BenchmarkEventsPipelined(b *testing.B) {
 		}
 		waited <- first
 	}()
+	return s, recs, commits, waited
+}
+
+func BenchmarkEventsPipelined(b *testing.B) {
+	s, recs, commits, waited := pipelined(b)
+	const chats = pipelinedChats
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
@@ -168,25 +179,8 @@ func BenchmarkEventsPipelined(b *testing.B) {
 // time per op, which the machine's other load disturbs less than the
 // wall-clock figures.
 func BenchmarkMessagesPipelined(b *testing.B) {
-	s, _ := openTemp(b)
-	ctx := context.Background()
-	const chats = 100
-	recs := make([]routing.ChatRecord, chats)
-	for p := range recs {
-		recs[p] = record(routing.ChatID(p + 1))
-	}
-	submitWait(b, s, Batch{Chats: recs})
-	commits := make(chan *Commit, 4096)
-	waited := make(chan error, 1)
-	go func() {
-		var first error
-		for c := range commits {
-			if err := c.Wait(ctx); err != nil && first == nil {
-				first = err
-			}
-		}
-		waited <- first
-	}()
+	s, recs, commits, waited := pipelined(b)
+	const chats = pipelinedChats
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime()
 	var prev protocols.MessageID
